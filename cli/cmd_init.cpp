@@ -1,0 +1,30 @@
+// lastmile init: create the registry.
+
+#include "cli/command.hpp"
+#include "cli/context.hpp"
+
+namespace lm::cli {
+
+namespace {
+
+int run_init(Context& ctx) {
+  const auto result = Registry::init(ctx.location(), ctx.lock_timeout());
+  const std::string dir = result.dir.string();
+  if (ctx.out().json()) {
+    ctx.out().json_document({{"registry", dir}, {"created", result.created}});
+  } else if (result.created) {
+    ctx.out().line("initialized empty lastmile registry in " + dir);
+  } else {
+    ctx.out().line("registry already exists in " + dir + "; nothing changed");
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command init_command() {
+  return {"init", "create the registry (.lastmile at the top of the git work tree)",
+          [](CLI::App&) {}, run_init};
+}
+
+}  // namespace lm::cli

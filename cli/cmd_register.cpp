@@ -1,0 +1,155 @@
+// lastmile register NAME PATH: record a new version of a model.
+
+#include "cli/command.hpp"
+#include "cli/context.hpp"
+#include "cli/progress.hpp"
+#include "cli/views.hpp"
+#include "registry/actor.hpp"
+#include "registry/core/error.hpp"
+#include "registry/core/files.hpp"
+#include "registry/register.hpp"
+
+namespace lm::cli {
+
+namespace {
+
+struct RegisterOptions {
+  std::string name;
+  std::string path;
+  std::string version;
+  std::string bump;
+  std::vector<std::string> metrics_files;
+  std::vector<std::string> metrics;
+  std::vector<std::string> params;
+  std::vector<std::string> labels;
+  std::string owner;
+  std::string description;
+  std::string store = "copy";
+};
+
+StringMap parse_pairs(const std::vector<std::string>& args, const char* flag) {
+  StringMap out;
+  for (const auto& arg : args) {
+    auto [key, value] = parse_key_value(arg, flag);
+    out[key] = value;
+  }
+  return out;
+}
+
+Metrics read_metrics(const RegisterOptions& o) {
+  Metrics metrics;
+  for (const auto& file : o.metrics_files) {
+    std::string text;
+    try {
+      text = read_file(file);
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string("cannot read metrics file: ") + e.what());
+    }
+    for (const auto& [k, v] : parse_metrics_json(text, file)) metrics[k] = v;
+  }
+  for (const auto& arg : o.metrics) {
+    auto [key, value] = parse_key_value(arg, "--metric");
+    metrics[key] = parse_metric_value(key, value);
+  }
+  return metrics;
+}
+
+// Everything about the request that can be checked before the registry is
+// touched, so that bad input never writes anything.
+RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
+  RegisterRequest r;
+  validate_name(o.name, "model");
+  r.name = o.name;
+  r.path = o.path;
+  if (!o.version.empty()) r.version = parse_semver(o.version);
+  if (!o.bump.empty()) r.bump = parse_bump(o.bump);
+  r.store = parse_store_mode(o.store);
+  r.params = parse_pairs(o.params, "--param");
+  r.labels = parse_pairs(o.labels, "--label");
+  validate_text(o.owner, "--owner", 256);
+  validate_text(o.description, "--description", 16384);
+  r.owner = o.owner;
+  r.description = o.description;
+  r.metrics = read_metrics(o);
+  r.cwd = ctx.cwd();
+  r.actor = resolve_actor(ctx.cwd());
+  return r;
+}
+
+void print_result(const Context& ctx, const RegisterResult& result) {
+  const Output& out = ctx.out();
+  const VersionRecord& v = result.version;
+  if (out.json()) {
+    Json doc = version_json(v);
+    doc["created"] = result.created;
+    doc["new_objects"] = result.new_objects;
+    doc["new_bytes"] = result.new_bytes;
+    doc["metadata_differs"] = result.metadata_differs;
+    out.json_document(doc);
+  } else if (result.created) {
+    out.line("registered " + out.bold(v.ref()) + "  " + v.digest + "  (" +
+             size_summary(v.size, v.file_count) + ")");
+  } else {
+    out.line(v.ref() + " is already registered with these bytes; nothing changed");
+  }
+  if (result.metadata_differs) {
+    out.warn("the metadata given now differs from what " + v.ref() +
+             " was registered with; versions never change");
+  }
+  if (!result.created) return;
+  if (!v.git) {
+    out.note("note: not in a git repository; no code provenance recorded");
+  } else if (v.git->dirty) {
+    out.note("note: the work tree has uncommitted changes; recorded as dirty");
+  }
+}
+
+int run_register(Context& ctx, const RegisterOptions& o) {
+  const RegisterRequest request = build_request(o, ctx);
+  Registry& registry = ctx.registry();
+  Progress progress;
+  RegisterResult result;
+  {
+    ProgressBar bar(progress, "hashing", ctx.out());
+    result = register_version(registry, request, &progress);
+  }
+  print_result(ctx, result);
+  return 0;
+}
+
+}  // namespace
+
+Command register_command() {
+  auto o = std::make_shared<RegisterOptions>();
+  return {
+      "register", "record a new version of a model: hash and store its bytes, with metadata",
+      [o](CLI::App& sub) {
+        sub.add_option("name", o->name, "model name, e.g. churn or team/churn")->required();
+        sub.add_option("path", o->path, "the model file or directory")->required();
+        auto* version = sub.add_option("--version", o->version,
+                                       "the version to register (SemVer, e.g. 1.4.0)")
+                            ->type_name("V");
+        sub.add_option("--bump", o->bump,
+                       "next version after the highest: major, minor (default) or patch")
+            ->type_name("KIND")
+            ->excludes(version);
+        sub.add_option("--metrics", o->metrics_files,
+                       "JSON file of metrics; nested keys become dotted names")
+            ->type_name("FILE");
+        sub.add_option("--metric", o->metrics, "one metric, a number (repeatable)")
+            ->type_name("K=V");
+        sub.add_option("--param", o->params, "a training parameter (repeatable)")
+            ->type_name("K=V");
+        sub.add_option("--label", o->labels, "a label (repeatable)")->type_name("K=V");
+        sub.add_option("--owner", o->owner, "who owns this model")->type_name("WHO");
+        sub.add_option("--description", o->description, "what this version is")
+            ->type_name("TEXT");
+        sub.add_option("--store", o->store,
+                       "copy (default): keep the bytes in the registry; reference: record "
+                       "hashes and the path only")
+            ->type_name("MODE");
+      },
+      [o](Context& ctx) { return run_register(ctx, *o); }};
+}
+
+}  // namespace lm::cli

@@ -1,0 +1,97 @@
+// lastmile show REF: everything recorded about one version.
+
+#include "cli/command.hpp"
+#include "cli/context.hpp"
+#include "cli/views.hpp"
+#include "registry/metadata.hpp"
+#include "registry/names.hpp"
+#include "registry/query.hpp"
+
+namespace lm::cli {
+
+namespace {
+
+std::string joined_metrics(const Metrics& metrics) {
+  std::string text;
+  for (const auto& [k, v] : metrics) text += (text.empty() ? "" : "  ") + k + "=" + format_metric(v);
+  return text;
+}
+
+std::string joined(const StringMap& map) {
+  std::string text;
+  for (const auto& [k, v] : map) text += (text.empty() ? "" : "  ") + k + "=" + v;
+  return text;
+}
+
+std::string git_line(const GitInfo& g) {
+  std::string text = g.commit.empty() ? "(no commit yet)" : g.commit;
+  if (!g.branch.empty()) text += " on " + g.branch;
+  if (g.dirty) text += " (dirty)";
+  if (!g.remote.empty()) text += "  " + g.remote;
+  return text;
+}
+
+void print_text(const Output& out, const VersionRecord& v, const VersionMetadata& meta,
+                const Manifest& manifest) {
+  std::vector<std::vector<std::string>> rows;
+  const auto add = [&](std::string key, std::string value) {
+    if (!value.empty()) rows.push_back({std::move(key), std::move(value)});
+  };
+  add("digest", v.digest);
+  add("size", size_summary(v.size, v.file_count));
+  add("store", v.store == "copy" ? "copy" : "reference to " + v.source);
+  add("registered", v.registered_at + " by " + v.registered_by);
+  add("owner", v.owner);
+  add("description", v.description);
+  add("git", v.git ? git_line(*v.git) : "not recorded (registered outside git)");
+  add("metrics", joined_metrics(meta.metrics));
+  add("params", joined(meta.params));
+  add("labels", joined(meta.labels));
+  std::string text = out.bold(v.ref()) + "  (" + v.kind + ")\n";
+  for (const auto& row : rows) {
+    text += row[0] + std::string(13 - std::min<std::size_t>(row[0].size(), 12), ' ') + row[1] + "\n";
+  }
+  text += "files\n";
+  std::vector<std::vector<std::string>> files{{"  PATH", "SIZE", "SHA256"}};
+  for (const auto& e : manifest) {
+    if (e.is_link()) {
+      files.push_back({"  " + e.path, "-> " + e.link, ""});
+    } else {
+      files.push_back({"  " + e.path, human_size(e.size), e.sha256});
+    }
+  }
+  text += format_table(files, out);
+  out.line(text);
+}
+
+int run_show(Context& ctx, const std::string& ref_text) {
+  const Ref ref = parse_ref(ref_text);
+  sql::Db& db = ctx.registry().db();
+  const VersionRecord v = resolve(db, ref);
+  const VersionMetadata meta = load_metadata(db, v.id);
+  const Manifest manifest = load_manifest(db, v.id);
+  if (ctx.out().json()) {
+    Json doc = version_json(v);
+    doc.update(metadata_json(meta));
+    doc["manifest"] = manifest_to_json(manifest);
+    ctx.out().json_document(doc);
+    return 0;
+  }
+  print_text(ctx.out(), v, meta, manifest);
+  return 0;
+}
+
+}  // namespace
+
+Command show_command() {
+  auto ref = std::make_shared<std::string>();
+  return {"show", "show one version: digest, metadata, provenance and files",
+          [ref](CLI::App& sub) {
+            sub.add_option("ref", *ref,
+                           "NAME@VERSION, NAME@latest, NAME@sha256:HEX, or NAME for the latest")
+                ->required();
+          },
+          [ref](Context& ctx) { return run_show(ctx, *ref); }};
+}
+
+}  // namespace lm::cli

@@ -1,0 +1,37 @@
+#pragma once
+// One row per command: how it is wired into CLI11 and how it runs.
+// Adding a command: cli/cmd_<verb>.cpp, a row in all_commands(), an e2e
+// test and a man page.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace lm::cli {
+
+class Context;
+
+struct Command {
+  std::string name;
+  std::string summary;
+  // Declares the command's options on its CLI11 subcommand.
+  std::function<void(CLI::App&)> setup;
+  // Runs after a successful parse; returns the exit status.
+  std::function<int(Context&)> run;
+};
+
+Command init_command();
+Command register_command();
+Command list_command();
+Command show_command();
+Command history_command();
+Command verify_command();
+Command checkout_command();
+
+inline std::vector<Command> all_commands() {
+  return {init_command(),    register_command(), list_command(),    show_command(),
+          history_command(), verify_command(),   checkout_command()};
+}
+
+}  // namespace lm::cli

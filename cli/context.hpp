@@ -1,0 +1,45 @@
+#pragma once
+// What every command needs after parsing: the global options, the working
+// directory, the output, and the registry (opened on first use).
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/output.hpp"
+#include "registry/registry.hpp"
+
+namespace lm::cli {
+
+struct Globals {
+  std::string directory;  // -C
+  std::string registry;   // --registry
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+  std::string color = "auto";
+};
+
+class Context {
+ public:
+  explicit Context(const Globals& globals);
+
+  const Globals& globals() const { return m_globals; }
+  const Output& out() const { return m_out; }
+  const std::filesystem::path& cwd() const { return m_cwd; }
+
+  // Where the registry is: --registry, LASTMILE_REGISTRY, or found from cwd.
+  RegistryLocation location() const;
+  std::chrono::milliseconds lock_timeout() const;
+  // Opens the registry on first use.
+  Registry& registry();
+
+ private:
+  Globals m_globals;
+  Output m_out;
+  std::filesystem::path m_cwd;
+  std::optional<Registry> m_registry;
+};
+
+}  // namespace lm::cli

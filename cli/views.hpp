@@ -1,0 +1,29 @@
+#pragma once
+// The JSON shapes commands print (a stable contract: add keys, never
+// rename) and the text lines shared by several commands.
+
+#include <string>
+
+#include "registry/core/json.hpp"
+#include "registry/events.hpp"
+#include "registry/query.hpp"
+
+namespace lm::cli {
+
+class Output;
+
+// {"name", "version", "ref", "kind", "digest", "size", "files", "store",
+//  "source", "owner", "description", "git", "registered_at", "registered_by",
+//  "event"}
+Json version_json(const VersionRecord& v);
+
+// {"metrics": {...}, "params": {...}, "labels": {...}}
+Json metadata_json(const VersionMetadata& meta);
+
+// {"seq", "id", "prev", "time", "actor", "kind", "subject", "payload"}
+Json event_json(const Event& e);
+
+// "1.2 MiB in 3 files"
+std::string size_summary(std::uint64_t bytes, std::uint64_t files);
+
+}  // namespace lm::cli

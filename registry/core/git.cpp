@@ -1,0 +1,147 @@
+#include "registry/core/git.hpp"
+
+#include <git2.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "registry/core/error.hpp"
+
+namespace lm::git {
+
+LibGit2::LibGit2() { git_libgit2_init(); }
+LibGit2::~LibGit2() { git_libgit2_shutdown(); }
+
+namespace {
+
+struct RepoFree {
+  void operator()(git_repository* p) const noexcept { git_repository_free(p); }
+};
+struct RefFree {
+  void operator()(git_reference* p) const noexcept { git_reference_free(p); }
+};
+struct RemoteFree {
+  void operator()(git_remote* p) const noexcept { git_remote_free(p); }
+};
+struct StatusFree {
+  void operator()(git_status_list* p) const noexcept { git_status_list_free(p); }
+};
+struct ConfigFree {
+  void operator()(git_config* p) const noexcept { git_config_free(p); }
+};
+using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
+
+RepoPtr open_repository(const std::filesystem::path& start) {
+  git_repository* raw = nullptr;
+  const char* ceiling = std::getenv("GIT_CEILING_DIRECTORIES");
+  if (git_repository_open_ext(&raw, start.c_str(), 0, ceiling) != 0) return nullptr;
+  return RepoPtr(raw);
+}
+
+std::string head_commit(git_repository* repo) {
+  git_oid oid;
+  if (git_reference_name_to_id(&oid, repo, "HEAD") != 0) return {};
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, &oid);
+  return hex;
+}
+
+std::string head_branch(git_repository* repo) {
+  git_reference* raw = nullptr;
+  if (git_repository_head_detached(repo) == 1) return {};
+  // HEAD of an unborn branch still names the branch symbolically.
+  if (git_reference_lookup(&raw, repo, "HEAD") != 0) return {};
+  std::unique_ptr<git_reference, RefFree> head(raw);
+  if (git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) return {};
+  std::string target = git_reference_symbolic_target(head.get());
+  const std::string prefix = "refs/heads/";
+  if (target.rfind(prefix, 0) == 0) target = target.substr(prefix.size());
+  return target;
+}
+
+bool tracked_changes(git_repository* repo) {
+  if (git_repository_is_bare(repo)) return false;
+  git_status_options opts;
+  git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
+  opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;  // untracked files do not count
+  git_status_list* raw = nullptr;
+  if (git_status_list_new(&raw, repo, &opts) != 0) return false;
+  std::unique_ptr<git_status_list, StatusFree> list(raw);
+  return git_status_list_entrycount(list.get()) > 0;
+}
+
+std::string remote_url(git_repository* repo) {
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, repo, "origin") != 0) {
+    git_strarray names{};
+    if (git_remote_list(&names, repo) != 0) return {};
+    const bool any = names.count > 0;
+    const int rc = any ? git_remote_lookup(&raw, repo, names.strings[0]) : -1;
+    git_strarray_dispose(&names);
+    if (rc != 0) return {};
+  }
+  std::unique_ptr<git_remote, RemoteFree> remote(raw);
+  const char* url = git_remote_url(remote.get());
+  return url ? strip_credentials(url) : std::string();
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> work_tree_top(const std::filesystem::path& start) {
+  RepoPtr repo = open_repository(start);
+  if (!repo || git_repository_is_bare(repo.get())) return std::nullopt;
+  const char* workdir = git_repository_workdir(repo.get());
+  if (workdir == nullptr) return std::nullopt;
+  std::filesystem::path top(workdir);
+  if (!top.has_filename()) top = top.parent_path();  // drop the trailing '/'
+  return top;
+}
+
+std::optional<Provenance> read_provenance(const std::filesystem::path& start) {
+  RepoPtr repo = open_repository(start);
+  if (!repo) return std::nullopt;
+  Provenance p;
+  p.commit = head_commit(repo.get());
+  p.branch = head_branch(repo.get());
+  p.dirty = tracked_changes(repo.get());
+  p.remote_url = remote_url(repo.get());
+  return p;
+}
+
+std::optional<std::string> configured_identity(const std::filesystem::path& start) {
+  git_config* raw = nullptr;
+  RepoPtr repo = open_repository(start);
+  const int rc = repo ? git_repository_config_snapshot(&raw, repo.get())
+                      : git_config_open_default(&raw);
+  if (rc != 0) return std::nullopt;
+  std::unique_ptr<git_config, ConfigFree> config(raw);
+  if (!repo) {
+    git_config* snapshot = nullptr;
+    if (git_config_snapshot(&snapshot, config.get()) != 0) return std::nullopt;
+    config.reset(snapshot);
+  }
+  const char* name = nullptr;
+  const char* email = nullptr;
+  if (git_config_get_string(&name, config.get(), "user.name") != 0 || name == nullptr ||
+      *name == '\0') {
+    return std::nullopt;
+  }
+  std::string identity = name;
+  if (git_config_get_string(&email, config.get(), "user.email") == 0 && email && *email) {
+    identity += std::string(" <") + email + ">";
+  }
+  return identity;
+}
+
+std::string strip_credentials(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;  // scp-like "git@host:path" has no secret
+  const auto host_start = scheme + 3;
+  const auto path_start = url.find('/', host_start);
+  const auto at = url.rfind('@', path_start == std::string::npos ? url.size() : path_start);
+  if (at == std::string::npos || at < host_start) return url;
+  return url.substr(0, host_start) + url.substr(at + 1);
+}
+
+}  // namespace lm::git

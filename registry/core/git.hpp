@@ -1,0 +1,43 @@
+#pragma once
+// What lastmile reads from git, through libgit2: where the work tree is, and
+// the provenance of a registration (commit, branch, dirty flag, remote).
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace lm::git {
+
+// Initialises libgit2 for the lifetime of the object; one lives in main().
+class LibGit2 {
+ public:
+  LibGit2();
+  ~LibGit2();
+  LibGit2(const LibGit2&) = delete;
+  LibGit2& operator=(const LibGit2&) = delete;
+};
+
+struct Provenance {
+  std::string commit;      // full hex id of HEAD; empty on an unborn branch
+  std::string branch;      // short branch name; empty when HEAD is detached
+  bool dirty = false;      // tracked files differ from HEAD
+  std::string remote_url;  // "origin" (else the first remote), credentials removed
+};
+
+// Returns the top of the git work tree containing `start`, or nullopt
+// outside a work tree (bare repositories included). GIT_CEILING_DIRECTORIES
+// is honoured as git does.
+std::optional<std::filesystem::path> work_tree_top(const std::filesystem::path& start);
+
+// Returns the provenance of the repository containing `start`, or nullopt
+// outside a repository.
+std::optional<Provenance> read_provenance(const std::filesystem::path& start);
+
+// Returns "Name <email>" from git configuration for the repository around
+// `start` (or the global configuration), or nullopt when user.name is unset.
+std::optional<std::string> configured_identity(const std::filesystem::path& start);
+
+// Removes "user:password@" from a URL so that tokens never reach the log.
+std::string strip_credentials(const std::string& url);
+
+}  // namespace lm::git

@@ -1,0 +1,34 @@
+#pragma once
+// SHA-256 through OpenSSL EVP (which uses the CPU's SHA extensions).
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lm {
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+
+  void update(const void* data, std::size_t size);
+  void update(std::string_view data) { update(data.data(), data.size()); }
+  // Returns the lowercase hex digest; the object cannot be updated after.
+  std::string hex_final();
+
+  // Returns the lowercase hex SHA-256 of `data`.
+  static std::string hex_of(std::string_view data);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+// True when `text` is 64 lowercase hex digits.
+bool is_sha256_hex(std::string_view text);
+
+}  // namespace lm

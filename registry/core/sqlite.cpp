@@ -1,0 +1,185 @@
+#include "registry/core/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <cmath>
+
+#include "registry/core/error.hpp"
+
+namespace lm::sql {
+
+void DbClose::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+void StmtFinalize::operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+
+namespace {
+
+std::string format_seconds(std::chrono::milliseconds ms) {
+  if (ms.count() % 1000 == 0) return std::to_string(ms.count() / 1000) + "s";
+  return std::to_string(ms.count()) + "ms";
+}
+
+}  // namespace
+
+void throw_sqlite(sqlite3* db, int rc, std::string_view what,
+                  std::chrono::milliseconds busy_timeout) {
+  const int primary = rc & 0xff;
+  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string message = std::string(what) + ": " + detail;
+  switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      throw Error(ExitCode::temp_fail,
+                  "registry busy: write lock held by another process for more than " +
+                      format_seconds(busy_timeout),
+                  "it is safe to retry; LASTMILE_LOCK_TIMEOUT=SECONDS waits longer");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      throw Error(ExitCode::data, "registry corrupt: " + message,
+                  "'lastmile verify' reports what is damaged");
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      throw Error(ExitCode::permission, message);
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+      throw Error(ExitCode::io, message);
+    case SQLITE_CANTOPEN:
+      throw Error(ExitCode::permission, message);
+    case SQLITE_INTERRUPT:
+      throw Error(ExitCode::interrupted, message);
+    default:
+      throw Error(ExitCode::error, message);
+  }
+}
+
+Db Db::open(const std::filesystem::path& path, OpenMode mode,
+            std::chrono::milliseconds busy_timeout) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  switch (mode) {
+    case OpenMode::read_write:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case OpenMode::read_write_create:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
+    case OpenMode::read_only:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
+  }
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // SQLite asks that the handle be closed even when open failed.
+  std::unique_ptr<sqlite3, DbClose> guard(raw);
+  if (rc != SQLITE_OK) {
+    throw_sqlite(raw, rc, "cannot open registry database '" + path.string() + "'",
+                 busy_timeout);
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout.count()));
+  return Db(guard.release(), path, busy_timeout, mode == OpenMode::read_only);
+}
+
+void Db::exec(std::string_view sql) {
+  const std::string text(sql);
+  const int rc = sqlite3_exec(m_db.get(), text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw_sqlite(m_db.get(), rc, "registry query failed", m_busy_timeout);
+}
+
+Stmt Db::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()),
+                                    &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    throw_sqlite(m_db.get(), rc, "registry query failed", m_busy_timeout);
+  }
+  return Stmt(m_db.get(), stmt, m_busy_timeout);
+}
+
+std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db.get()); }
+
+std::optional<std::int64_t> Db::query_int(std::string_view sql) {
+  Stmt stmt = prepare(sql);
+  if (!stmt.step() || stmt.is_null(0)) return std::nullopt;
+  return stmt.int64(0);
+}
+
+namespace {
+
+void check_bind(sqlite3* db, int rc) {
+  if (rc != SQLITE_OK) throw_sqlite(db, rc, "registry query failed");
+}
+
+}  // namespace
+
+Stmt& Stmt::bind(int index, std::int64_t value) {
+  check_bind(m_db, sqlite3_bind_int64(m_stmt.get(), index, value));
+  return *this;
+}
+
+Stmt& Stmt::bind(int index, double value) {
+  check_bind(m_db, sqlite3_bind_double(m_stmt.get(), index, value));
+  return *this;
+}
+
+Stmt& Stmt::bind(int index, std::string_view value) {
+  check_bind(m_db, sqlite3_bind_text64(m_stmt.get(), index, value.data(), value.size(),
+                                       SQLITE_TRANSIENT, SQLITE_UTF8));
+  return *this;
+}
+
+Stmt& Stmt::bind(int index, std::nullptr_t) {
+  check_bind(m_db, sqlite3_bind_null(m_stmt.get(), index));
+  return *this;
+}
+
+bool Stmt::step() {
+  const int rc = sqlite3_step(m_stmt.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw_sqlite(m_db, rc, "registry query failed", m_busy_timeout);
+}
+
+void Stmt::run() {
+  while (step()) {
+  }
+}
+
+void Stmt::reset() {
+  sqlite3_reset(m_stmt.get());
+  sqlite3_clear_bindings(m_stmt.get());
+}
+
+bool Stmt::is_null(int column) const {
+  return sqlite3_column_type(m_stmt.get(), column) == SQLITE_NULL;
+}
+
+std::int64_t Stmt::int64(int column) const { return sqlite3_column_int64(m_stmt.get(), column); }
+
+double Stmt::real(int column) const { return sqlite3_column_double(m_stmt.get(), column); }
+
+std::string Stmt::text(int column) const {
+  const auto* data = sqlite3_column_text(m_stmt.get(), column);
+  const int size = sqlite3_column_bytes(m_stmt.get(), column);
+  if (data == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+Transaction::Transaction(Db& db) : m_db(db) { m_db.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!m_done) {
+    try {
+      m_db.exec("ROLLBACK");
+    } catch (...) {
+      // The transaction may already be gone (SQLite rolls back on some errors).
+    }
+  }
+}
+
+void Transaction::commit() {
+  m_db.exec("COMMIT");
+  m_done = true;
+}
+
+}  // namespace lm::sql

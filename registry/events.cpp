@@ -1,0 +1,122 @@
+#include "registry/events.hpp"
+
+#include "registry/core/clock.hpp"
+#include "registry/core/error.hpp"
+#include "registry/core/sha256.hpp"
+
+namespace lm {
+
+namespace {
+
+Event read_row(const sql::Stmt& row, std::string_view source) {
+  Event e;
+  e.seq = row.int64(0);
+  e.id = row.text(1);
+  e.prev = row.text(2);
+  e.time = row.text(3);
+  e.actor = row.text(4);
+  e.kind = row.text(5);
+  e.subject = row.text(6);
+  e.payload = parse_json(row.text(7), source);
+  return e;
+}
+
+constexpr const char* k_columns = "seq, id, prev, time, actor, kind, subject, payload";
+
+}  // namespace
+
+std::string event_body(const Event& e) {
+  return canonical_json(Json{{"seq", e.seq},
+                             {"prev", e.prev},
+                             {"time", e.time},
+                             {"actor", e.actor},
+                             {"kind", e.kind},
+                             {"subject", e.subject},
+                             {"payload", e.payload}});
+}
+
+std::string compute_event_id(const Event& e) { return Sha256::hex_of(e.prev + event_body(e)); }
+
+Event append_event(sql::Db& db, std::string kind, std::string subject, const std::string& name,
+                   Json payload, std::string actor) {
+  Event e;
+  auto last = db.prepare("SELECT seq, id FROM events ORDER BY seq DESC LIMIT 1");
+  if (last.step()) {
+    e.seq = last.int64(0) + 1;
+    e.prev = last.text(1);
+  } else {
+    e.seq = 1;
+    e.prev = k_genesis;
+  }
+  e.time = now_rfc3339();
+  e.actor = std::move(actor);
+  e.kind = std::move(kind);
+  e.subject = std::move(subject);
+  e.payload = std::move(payload);
+  e.id = compute_event_id(e);
+  db.prepare(
+        "INSERT INTO events (seq, id, prev, time, actor, kind, subject, name, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind_all(e.seq, e.id, e.prev, e.time, e.actor, e.kind, e.subject, name,
+                canonical_json(e.payload))
+      .run();
+  return e;
+}
+
+std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit) {
+  std::string sql = std::string("SELECT ") + k_columns + " FROM events";
+  if (!name.empty()) sql += " WHERE name = ?1";
+  sql += " ORDER BY seq DESC";
+  if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+  auto stmt = db.prepare(sql);
+  if (!name.empty()) stmt.bind(1, name);
+  std::vector<Event> events;
+  while (stmt.step()) events.push_back(read_row(stmt, "the event log"));
+  return events;
+}
+
+std::optional<Event> load_event(sql::Db& db, std::int64_t seq) {
+  auto stmt = db.prepare(std::string("SELECT ") + k_columns + " FROM events WHERE seq = ?");
+  stmt.bind(1, seq);
+  if (!stmt.step()) return std::nullopt;
+  return read_row(stmt, "the event log");
+}
+
+ChainCheck verify_chain(sql::Db& db) {
+  ChainCheck check;
+  auto stmt = db.prepare(std::string("SELECT ") + k_columns + " FROM events ORDER BY seq");
+  std::string prev = k_genesis;
+  std::int64_t expected_seq = 1;
+  const auto fail = [&](std::int64_t seq, std::string problem) {
+    check.ok = false;
+    check.first_bad_seq = seq;
+    check.problem = std::move(problem);
+    return check;
+  };
+  while (stmt.step()) {
+    const std::int64_t seq = stmt.int64(0);
+    Event e;
+    try {
+      e = read_row(stmt, "event " + std::to_string(seq));
+    } catch (const Error&) {
+      return fail(seq, "its payload is not valid JSON");
+    }
+    if (seq != expected_seq) {
+      return fail(expected_seq, "event " + std::to_string(expected_seq) + " is missing");
+    }
+    if (e.prev != prev) return fail(seq, "its prev does not match the id of the event before");
+    if (canonical_json(e.payload) != stmt.text(7)) {
+      return fail(seq, "its payload is not in canonical form");
+    }
+    if (compute_event_id(e) != e.id) {
+      return fail(seq, "its content does not match its id");
+    }
+    prev = e.id;
+    ++expected_seq;
+    ++check.events;
+  }
+  check.head = check.events > 0 ? prev : std::string();
+  return check;
+}
+
+}  // namespace lm

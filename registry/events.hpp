@@ -1,0 +1,55 @@
+#pragma once
+// The event log: every change is one event, appended in the transaction
+// that applies it. id = sha256(prev + canonical JSON of the event without
+// its id), so each event commits to the whole history before it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/core/json.hpp"
+#include "registry/core/sqlite.hpp"
+
+namespace lm {
+
+// The prev of the first event.
+inline const std::string k_genesis(64, '0');
+
+struct Event {
+  std::int64_t seq = 0;
+  std::string id;
+  std::string prev;
+  std::string time;  // RFC 3339 UTC
+  std::string actor;
+  std::string kind;     // version.registered, ...
+  std::string subject;  // name@version
+  Json payload;
+};
+
+// The canonical bytes an event's id is computed from.
+std::string event_body(const Event& event);
+// sha256(prev + event_body(event)).
+std::string compute_event_id(const Event& event);
+
+// Appends an event at the end of the chain: fills seq, prev, id and time.
+// Must run inside a write transaction. `name` is the model it concerns.
+Event append_event(sql::Db& db, std::string kind, std::string subject, const std::string& name,
+                   Json payload, std::string actor);
+
+// Loads events, newest first; `name` empty means all. `limit` 0 means all.
+std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit);
+std::optional<Event> load_event(sql::Db& db, std::int64_t seq);
+
+struct ChainCheck {
+  bool ok = true;
+  std::int64_t events = 0;            // events checked
+  std::int64_t first_bad_seq = 0;     // 0 when ok
+  std::string problem;                // what is wrong with it
+  std::string head;                   // id of the last event
+};
+
+// Recomputes the whole chain and reports the first broken link.
+ChainCheck verify_chain(sql::Db& db);
+
+}  // namespace lm

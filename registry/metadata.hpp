@@ -1,0 +1,40 @@
+#pragma once
+// Metadata given at registration: metrics (numbers), params and labels
+// (strings), owner and description.
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace lm {
+
+using Metrics = std::map<std::string, double>;
+using StringMap = std::map<std::string, std::string>;
+
+// Parses a metrics JSON document. Nested objects flatten to dotted keys
+// ({"eval": {"auc": 0.9}} -> eval.auc). Throws Error(data) naming `source`
+// and the key for malformed JSON, non-numeric values, arrays or non-finite
+// numbers.
+Metrics parse_metrics_json(std::string_view text, std::string_view source);
+
+// Splits "key=value" given to `flag` (e.g. "--param"). Throws Error(usage)
+// when '=' is missing or the key is not a valid metadata key.
+std::pair<std::string, std::string> parse_key_value(std::string_view arg, std::string_view flag);
+
+// Parses a metric value given on the command line; throws Error(usage)
+// unless it is a finite number.
+double parse_metric_value(std::string_view key, std::string_view value);
+
+// Checks a metadata key: 1 to 128 bytes of letters, digits and . _ - /.
+// Throws Error(usage) naming `flag`.
+void validate_key(std::string_view key, std::string_view flag);
+
+// Checks free text (owner, description, values): valid UTF-8, no NUL, at
+// most `max_bytes`. Throws Error(usage) naming `what`.
+void validate_text(std::string_view text, std::string_view what, std::size_t max_bytes);
+
+// Formats a metric the way it was most likely written: 0.91, 12, 1e-06.
+std::string format_metric(double value);
+
+}  // namespace lm

@@ -1,0 +1,118 @@
+#include "registry/projection.hpp"
+
+#include "registry/artifact.hpp"
+#include "registry/core/error.hpp"
+#include "registry/names.hpp"
+
+namespace lm {
+
+namespace {
+
+std::int64_t ensure_model(sql::Db& db, const std::string& name, const std::string& kind,
+                          const Event& event) {
+  auto find = db.prepare("SELECT id FROM models WHERE name = ?");
+  find.bind(1, name);
+  if (find.step()) return find.int64(0);
+  db.prepare("INSERT INTO models (name, kind, created_seq, updated_at) VALUES (?, ?, ?, ?)")
+      .bind_all(name, kind, event.seq, event.time)
+      .run();
+  return db.last_insert_rowid();
+}
+
+void update_model_summary(sql::Db& db, std::int64_t model_id, const Semver& version,
+                          const Event& event) {
+  std::optional<Semver> latest;
+  auto current = db.prepare("SELECT latest FROM models WHERE id = ?");
+  current.bind(1, model_id);
+  if (current.step() && !current.is_null(0)) latest = try_parse_semver(current.text(0));
+  if (!version.is_prerelease() && (!latest || *latest < version)) latest = version;
+  auto update = db.prepare(
+      "UPDATE models SET version_count = version_count + 1, latest = ?, updated_at = ? "
+      "WHERE id = ?");
+  if (latest) {
+    update.bind(1, latest->str());
+  } else {
+    update.bind(1, nullptr);
+  }
+  update.bind(2, event.time).bind(3, model_id).run();
+}
+
+void insert_files(sql::Db& db, std::int64_t version_id, const Manifest& manifest) {
+  auto stmt = db.prepare(
+      "INSERT INTO files (version_id, path, size, sha256, executable, link) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
+  for (const auto& e : manifest) {
+    stmt.bind_all(version_id, e.path, static_cast<std::int64_t>(e.size), e.sha256, e.executable,
+                  e.link);
+    stmt.run();
+    stmt.reset();
+  }
+}
+
+void insert_metadata(sql::Db& db, std::int64_t version_id, const Json& payload) {
+  auto stmt = db.prepare(
+      "INSERT INTO metadata (version_id, kind, key, number, text) VALUES (?, ?, ?, ?, ?)");
+  for (const auto& [key, value] : payload.at("metrics").items()) {
+    stmt.bind_all(version_id, "metric", key, value.get<double>(), nullptr).run();
+    stmt.reset();
+  }
+  for (const char* kind : {"param", "label"}) {
+    for (const auto& [key, value] : payload.at(std::string(kind) + "s").items()) {
+      stmt.bind_all(version_id, kind, key, nullptr, value.get<std::string>()).run();
+      stmt.reset();
+    }
+  }
+}
+
+void apply_registered(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  const std::string name = p.at("name").get<std::string>();
+  const Semver version = parse_semver(p.at("version").get<std::string>());
+  const std::int64_t model_id = ensure_model(db, name, p.at("kind").get<std::string>(), event);
+  const Manifest manifest = manifest_from_json(p.at("files"));
+  auto insert = db.prepare(
+      "INSERT INTO versions (model_id, version, version_key, major, minor, patch, prerelease, "
+      "digest, size, file_count, store, source, owner, description, git_commit, git_branch, "
+      "git_dirty, git_remote, registered_at, registered_by, event_seq) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind_all(model_id, version.str(), version.key(), static_cast<std::int64_t>(version.major),
+                  static_cast<std::int64_t>(version.minor),
+                  static_cast<std::int64_t>(version.patch), version.prerelease_text(),
+                  p.at("digest").get<std::string>(), p.at("size").get<std::int64_t>(),
+                  p.at("file_count").get<std::int64_t>(), p.at("store").get<std::string>(),
+                  p.at("source").get<std::string>(), p.at("owner").get<std::string>(),
+                  p.at("description").get<std::string>());
+  const Json& git = p.at("git");
+  if (git.is_object()) {
+    insert.bind(15, git.at("commit").get<std::string>())
+        .bind(16, git.at("branch").get<std::string>())
+        .bind(17, git.at("dirty").get<bool>())
+        .bind(18, git.at("remote").get<std::string>());
+  } else {
+    for (int i = 15; i <= 18; ++i) insert.bind(i, nullptr);
+  }
+  insert.bind(19, event.time).bind(20, event.actor).bind(21, event.seq).run();
+  const std::int64_t version_id = db.last_insert_rowid();
+  insert_files(db, version_id, manifest);
+  insert_metadata(db, version_id, p);
+  update_model_summary(db, model_id, version, event);
+}
+
+}  // namespace
+
+void apply_event(sql::Db& db, const Event& event) {
+  try {
+    if (event.kind == "version.registered") {
+      apply_registered(db, event);
+      return;
+    }
+  } catch (const Json::exception& e) {
+    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
+                                    ") has a malformed payload: " + e.what());
+  }
+  throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " has unknown kind " +
+                                  quote(event.kind),
+              "a newer lastmile may have written it; upgrade lastmile");
+}
+
+}  // namespace lm

@@ -1,0 +1,80 @@
+#pragma once
+// Read-side queries over the registry tables: resolving references,
+// listing models and versions, loading manifests and metadata.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/artifact.hpp"
+#include "registry/core/sqlite.hpp"
+#include "registry/metadata.hpp"
+#include "registry/names.hpp"
+
+namespace lm {
+
+struct GitInfo {
+  std::string commit;
+  std::string branch;
+  bool dirty = false;
+  std::string remote;
+};
+
+struct VersionRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string kind;  // "model" or "dataset"
+  std::string version;
+  std::string digest;  // "sha256:<hex>"
+  std::uint64_t size = 0;
+  std::uint64_t file_count = 0;
+  std::string store;   // "copy" or "reference"
+  std::string source;  // absolute path at registration
+  std::string owner;
+  std::string description;
+  std::optional<GitInfo> git;
+  std::string registered_at;
+  std::string registered_by;
+  std::int64_t event_seq = 0;
+
+  std::string ref() const { return name + "@" + version; }
+};
+
+struct VersionMetadata {
+  Metrics metrics;
+  StringMap params;
+  StringMap labels;
+};
+
+struct ModelSummary {
+  std::string name;
+  std::string kind;
+  std::string latest;  // highest release, or "" when there is none
+  std::int64_t version_count = 0;
+  std::string updated_at;
+};
+
+// Resolves a reference to one version. Throws Error(not_found) naming what
+// is missing; a digest prefix matching several versions is Error(usage).
+VersionRecord resolve(sql::Db& db, const Ref& ref);
+
+std::optional<VersionRecord> find_version(sql::Db& db, const std::string& name,
+                                          const std::string& version_key);
+
+// The highest version of `name` (pre-releases included), if any.
+std::optional<Semver> highest_version(sql::Db& db, const std::string& name);
+
+// The kind of the model called `name`, or nullopt when there is none.
+std::optional<std::string> model_kind(sql::Db& db, const std::string& name);
+
+Manifest load_manifest(sql::Db& db, std::int64_t version_id);
+VersionMetadata load_metadata(sql::Db& db, std::int64_t version_id);
+
+std::vector<ModelSummary> list_models(sql::Db& db);
+// Versions of one model, highest precedence first. Throws Error(not_found).
+std::vector<VersionRecord> list_versions(sql::Db& db, const std::string& name);
+// Every version in the registry, in registration order.
+std::vector<VersionRecord> all_versions(sql::Db& db);
+
+}  // namespace lm

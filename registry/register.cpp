@@ -1,0 +1,200 @@
+#include "registry/register.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "registry/artifact.hpp"
+#include "registry/core/clock.hpp"
+#include "registry/core/error.hpp"
+#include "registry/core/files.hpp"
+#include "registry/core/git.hpp"
+#include "registry/core/parallel.hpp"
+#include "registry/events.hpp"
+#include "registry/projection.hpp"
+#include "registry/stat_cache.hpp"
+
+namespace lm {
+
+namespace {
+
+// The bytes of every regular file, hashed (and staged) on all cores.
+struct Ingested {
+  Manifest manifest;
+  std::vector<StagedObject> staged;  // StoreMode::copy only
+};
+
+Ingested ingest(const Registry& registry, const Scan& scan, StoreMode mode, Progress* progress) {
+  Ingested out;
+  out.manifest.resize(scan.entries.size());
+  out.staged.resize(scan.entries.size());
+  // Largest files first, so one big file does not start last on one core.
+  std::vector<std::size_t> order(scan.entries.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return scan.entries[a].size > scan.entries[b].size;
+  });
+  try {
+    parallel_for(order.size(), worker_count(), [&](std::size_t k) {
+      const std::size_t i = order[k];
+      const ScannedEntry& entry = scan.entries[i];
+      ManifestEntry& m = out.manifest[i];
+      m.path = entry.path;
+      m.link = entry.link;
+      m.executable = entry.executable;
+      if (!entry.link.empty()) return;
+      if (mode == StoreMode::copy) {
+        out.staged[i] = registry.store().stage(entry.source, entry.size, progress);
+        m.sha256 = out.staged[i].sha256;
+        m.size = out.staged[i].size;
+      } else {
+        const HashedFile hashed = hash_file(entry.source, progress);
+        if (hashed.size != entry.size) {
+          throw Error(ExitCode::error,
+                      "cannot register " + quote(entry.source.string()) +
+                          ": it changed while being read",
+                      "register again once the file is completely written");
+        }
+        m.sha256 = hashed.sha256;
+        m.size = hashed.size;
+      }
+      file_done(progress);
+    });
+  } catch (...) {
+    ObjectStore::discard(out.staged);
+    throw;
+  }
+  return out;
+}
+
+Json git_json(const std::optional<git::Provenance>& p) {
+  if (!p) return nullptr;
+  return Json{{"commit", p->commit}, {"branch", p->branch}, {"dirty", p->dirty},
+              {"remote", p->remote_url}};
+}
+
+Json metadata_json(const RegisterRequest& r) {
+  Json metrics = Json::object();
+  for (const auto& [k, v] : r.metrics) metrics[k] = v;
+  return Json{{"metrics", metrics},         {"params", r.params},
+              {"labels", r.labels},         {"owner", r.owner},
+              {"description", r.description}};
+}
+
+Json registration_payload(const RegisterRequest& r, const Semver& version, const Scan& scan,
+                          const Manifest& manifest, const std::string& digest,
+                          const std::optional<git::Provenance>& provenance) {
+  Json p = metadata_json(r);
+  p["name"] = r.name;
+  p["kind"] = r.kind;
+  p["version"] = version.str();
+  p["digest"] = digest;
+  p["size"] = scan.total_bytes;
+  p["file_count"] = scan.file_count;
+  p["store"] = r.store == StoreMode::copy ? "copy" : "reference";
+  p["source"] = scan.root.string();
+  p["files"] = manifest_to_json(manifest);
+  p["git"] = git_json(provenance);
+  return p;
+}
+
+bool same_metadata(sql::Db& db, const VersionRecord& existing, const RegisterRequest& r) {
+  const VersionMetadata meta = load_metadata(db, existing.id);
+  return meta.metrics == r.metrics && meta.params == r.params && meta.labels == r.labels &&
+         existing.owner == r.owner && existing.description == r.description;
+}
+
+void check_kind(sql::Db& db, const RegisterRequest& r) {
+  const auto kind = model_kind(db, r.name);
+  if (kind && *kind != r.kind) {
+    throw Error(ExitCode::usage,
+                quote(r.name) + " is a " + *kind + ", not a " + r.kind,
+                "models and datasets share one namespace; choose another name");
+  }
+}
+
+Semver next_version(sql::Db& db, const RegisterRequest& r) {
+  const auto highest = highest_version(db, r.name);
+  if (!highest) return Semver{0, 1, 0, {}, {}};
+  return bump(*highest, r.bump);
+}
+
+// Records the stat of each file whose hash this registration confirmed.
+void record_stats(Registry& registry, const Scan& scan, const Manifest& manifest,
+                  StoreMode mode) {
+  const std::int64_t now = now_ns();
+  for (std::size_t i = 0; i < manifest.size(); ++i) {
+    if (manifest[i].is_link()) continue;
+    const fs::path path = mode == StoreMode::copy
+                              ? registry.store().object_path(manifest[i].sha256)
+                              : scan.entries[i].source;
+    if (const auto st = lstat_path(path)) {
+      record_stat(registry.db(), path, make_stat_entry(*st, manifest[i].sha256, now));
+    }
+  }
+}
+
+}  // namespace
+
+StoreMode parse_store_mode(std::string_view text) {
+  if (text == "copy") return StoreMode::copy;
+  if (text == "reference") return StoreMode::reference;
+  throw Error(ExitCode::usage, "invalid store mode " + quote(text) + ": use copy or reference");
+}
+
+RegisterResult register_version(Registry& registry, const RegisterRequest& r,
+                                Progress* progress) {
+  validate_name(r.name, r.kind);
+  registry.require_writable();
+  const Scan scan = scan_artifact(r.path, registry.dir());
+  if (progress) {
+    progress->total_bytes = scan.total_bytes;
+    progress->total_files = scan.file_count;
+  }
+  registry.store().remove_stale_temps();
+  Ingested ingested = ingest(registry, scan, r.store, progress);
+  try {
+    const std::string digest = manifest_digest(ingested.manifest);
+    const auto provenance = git::read_provenance(r.cwd);
+    sql::Db& db = registry.db();
+    RegisterResult result;
+    sql::Transaction txn(db);  // versions are decided under the write lock
+    check_kind(db, r);
+    const Semver version = r.version ? *r.version : next_version(db, r);
+    if (auto existing = find_version(db, r.name, version.key())) {
+      if (existing->digest != digest) {
+        throw Error(ExitCode::check_failed,
+                    "version " + quote(existing->ref()) + " already exists with other content (" +
+                        existing->digest + ")",
+                    "versions never change; register the new bytes under a new version, "
+                    "e.g. --bump patch");
+      }
+      ObjectStore::discard(ingested.staged);
+      result.version = *existing;
+      result.metadata_differs = !same_metadata(db, *existing, r);
+      return result;
+    }
+    const Json payload =
+        registration_payload(r, version, scan, ingested.manifest, digest, provenance);
+    const Event event =
+        append_event(db, "version.registered", r.name + "@" + version.str(), r.name, payload,
+                     r.actor);
+    apply_event(db, event);
+    registry.store().publish(ingested.staged);
+    record_stats(registry, scan, ingested.manifest, r.store);
+    txn.commit();
+    for (const auto& s : ingested.staged) {
+      if (!s.temp.empty()) {
+        ++result.new_objects;
+        result.new_bytes += s.size;
+      }
+    }
+    result.version = *find_version(db, r.name, version.key());
+    result.created = true;
+    return result;
+  } catch (...) {
+    ObjectStore::discard(ingested.staged);
+    throw;
+  }
+}
+
+}  // namespace lm

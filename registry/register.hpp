@@ -1,0 +1,49 @@
+#pragma once
+// Registering a model (or dataset) version.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "registry/metadata.hpp"
+#include "registry/names.hpp"
+#include "registry/progress.hpp"
+#include "registry/query.hpp"
+#include "registry/registry.hpp"
+
+namespace lm {
+
+enum class StoreMode { copy, reference };
+StoreMode parse_store_mode(std::string_view text);
+
+struct RegisterRequest {
+  std::string name;
+  std::string kind = "model";  // or "dataset"
+  std::filesystem::path path;
+  std::optional<Semver> version;  // explicit version, else bump from the highest
+  BumpKind bump = BumpKind::minor;
+  Metrics metrics;
+  StringMap params;
+  StringMap labels;
+  std::string owner;
+  std::string description;
+  StoreMode store = StoreMode::copy;
+  std::string actor;
+  std::filesystem::path cwd;  // where git provenance is read
+};
+
+struct RegisterResult {
+  VersionRecord version;
+  bool created = false;           // false: the same bytes were already there
+  bool metadata_differs = false;  // with created == false: other metadata was given
+  std::size_t new_objects = 0;    // objects written to the store
+  std::uint64_t new_bytes = 0;
+};
+
+// Hashes (and for StoreMode::copy stores) the artifact, then records the
+// version in one transaction. Registering the same bytes under an existing
+// version is a no-op; other bytes under it are Error(check_failed).
+RegisterResult register_version(Registry& registry, const RegisterRequest& request,
+                                Progress* progress);
+
+}  // namespace lm

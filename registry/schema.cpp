@@ -1,0 +1,130 @@
+#include "registry/schema.hpp"
+
+#include <string>
+#include <vector>
+
+#include "registry/core/error.hpp"
+
+namespace lm {
+
+namespace {
+
+// migrations[i] takes the schema from version i to i + 1. Never edit one
+// that has shipped; add a new one.
+const std::vector<const char*> k_migrations = {
+    R"sql(
+CREATE TABLE events (
+  seq     INTEGER PRIMARY KEY,
+  id      TEXT NOT NULL UNIQUE,
+  prev    TEXT NOT NULL,
+  time    TEXT NOT NULL,
+  actor   TEXT NOT NULL,
+  kind    TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  name    TEXT NOT NULL,     -- model the event is about; derived from subject
+  payload TEXT NOT NULL      -- canonical JSON
+);
+CREATE INDEX events_by_name ON events(name, seq);
+
+CREATE TABLE models (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL UNIQUE,
+  kind          TEXT NOT NULL CHECK (kind IN ('model', 'dataset')),
+  created_seq   INTEGER NOT NULL REFERENCES events(seq),
+  version_count INTEGER NOT NULL DEFAULT 0,
+  latest        TEXT,      -- highest release version, NULL while only pre-releases
+  updated_at    TEXT NOT NULL
+);
+
+CREATE TABLE versions (
+  id            INTEGER PRIMARY KEY,
+  model_id      INTEGER NOT NULL REFERENCES models(id),
+  version       TEXT NOT NULL,   -- as registered, build metadata included
+  version_key   TEXT NOT NULL,   -- without build metadata: equal keys, equal precedence
+  major         INTEGER NOT NULL,
+  minor         INTEGER NOT NULL,
+  patch         INTEGER NOT NULL,
+  prerelease    TEXT NOT NULL,   -- '' for a release
+  digest        TEXT NOT NULL,
+  size          INTEGER NOT NULL,
+  file_count    INTEGER NOT NULL,
+  store         TEXT NOT NULL CHECK (store IN ('copy', 'reference')),
+  source        TEXT NOT NULL,
+  owner         TEXT NOT NULL,
+  description   TEXT NOT NULL,
+  git_commit    TEXT,
+  git_branch    TEXT,
+  git_dirty     INTEGER,
+  git_remote    TEXT,
+  registered_at TEXT NOT NULL,
+  registered_by TEXT NOT NULL,
+  event_seq     INTEGER NOT NULL REFERENCES events(seq),
+  UNIQUE (model_id, version_key)
+);
+CREATE INDEX versions_by_digest ON versions(digest);
+CREATE INDEX versions_by_order ON versions(model_id, major, minor, patch);
+
+CREATE TABLE files (
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  path       TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  sha256     TEXT NOT NULL,     -- '' for a symlink
+  executable INTEGER NOT NULL,
+  link       TEXT NOT NULL,     -- symlink target, '' for a file
+  PRIMARY KEY (version_id, path)
+) WITHOUT ROWID;
+CREATE INDEX files_by_sha256 ON files(sha256);
+
+CREATE TABLE metadata (
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  kind       TEXT NOT NULL CHECK (kind IN ('metric', 'param', 'label')),
+  key        TEXT NOT NULL,
+  number     REAL,
+  text       TEXT,
+  PRIMARY KEY (version_id, kind, key)
+) WITHOUT ROWID;
+
+-- What a file looked like when its hash was last confirmed; lets verify
+-- skip rehashing files whose stat has not changed. A cache, not history.
+CREATE TABLE stat_cache (
+  path     TEXT PRIMARY KEY,
+  sha256   TEXT NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL,
+  ino      INTEGER NOT NULL,
+  dev      INTEGER NOT NULL,
+  racy     INTEGER NOT NULL   -- recorded too soon after a change to be trusted
+) WITHOUT ROWID;
+)sql",
+};
+
+}  // namespace
+
+int schema_version(sql::Db& db) {
+  return static_cast<int>(db.query_int("PRAGMA user_version").value_or(0));
+}
+
+void configure_connection(sql::Db& db) {
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("PRAGMA synchronous = FULL");
+}
+
+void migrate(sql::Db& db) {
+  const int current = schema_version(db);
+  if (current > k_schema_version) {
+    throw Error(ExitCode::data,
+                "registry schema v" + std::to_string(current) + " is newer than supported v" +
+                    std::to_string(k_schema_version),
+                "upgrade lastmile to use this registry");
+  }
+  if (current == k_schema_version) return;
+  sql::Transaction txn(db);
+  // Read again under the write lock: another process may have migrated.
+  const int locked = schema_version(db);
+  for (int v = locked; v < k_schema_version; ++v) db.exec(k_migrations[static_cast<std::size_t>(v)]);
+  db.exec("PRAGMA user_version = " + std::to_string(k_schema_version));
+  txn.commit();
+}
+
+}  // namespace lm

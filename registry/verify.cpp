@@ -1,0 +1,239 @@
+#include "registry/verify.hpp"
+
+#include <sys/stat.h>
+
+#include <map>
+#include <mutex>
+
+#include "registry/core/clock.hpp"
+#include "registry/core/error.hpp"
+#include "registry/core/files.hpp"
+#include "registry/core/parallel.hpp"
+#include "registry/stat_cache.hpp"
+#include "registry/store.hpp"
+
+namespace lm {
+
+namespace {
+
+// One file to look at on disk, shared by every version that holds it.
+struct FileCheck {
+  fs::path path;
+  std::string expected_sha256;
+  std::uint64_t expected_size = 0;
+  std::string link;                   // expected symlink target (reference store)
+  std::optional<StatEntry> cached;    // read before the parallel phase
+  // results
+  std::string kind;  // "" when fine
+  std::string actual;
+  std::string message;
+  bool hashed = false;
+  bool from_cache = false;
+  std::optional<StatEntry> confirmed;  // a fresh stat entry to record
+};
+
+fs::path location_of(const Registry& registry, const VersionRecord& v, const ManifestEntry& e) {
+  if (v.store == "copy") return registry.store().object_path(e.sha256);
+  if (v.file_count == 1 && fs::path(v.source).filename() == e.path) return v.source;
+  return fs::path(v.source) / e.path;
+}
+
+void check_link(FileCheck& c) {
+  std::error_code ec;
+  const auto target = fs::read_symlink(c.path, ec);
+  if (ec) {
+    c.kind = "missing";
+    c.message = "symlink is missing";
+  } else if (target.string() != c.link) {
+    c.kind = "link";
+    c.actual = target.string();
+    c.message = "symlink points to " + quote(target.string()) + ", expected " + quote(c.link);
+  }
+}
+
+void check_file(FileCheck& c, bool deep, Progress* progress, std::int64_t now) {
+  if (!c.link.empty()) return check_link(c);
+  const auto st = lstat_path(c.path);
+  if (!st) {
+    c.kind = "missing";
+    c.message = "file is missing (" + c.path.string() + ")";
+    return;
+  }
+  if (!S_ISREG(st->st_mode)) {
+    c.kind = "type";
+    c.message = "is no longer a regular file (" + c.path.string() + ")";
+    return;
+  }
+  if (static_cast<std::uint64_t>(st->st_size) != c.expected_size) {
+    c.kind = "size";
+    c.actual = std::to_string(st->st_size);
+    c.message = "size changed: " + std::to_string(c.expected_size) + " bytes expected, " +
+                std::to_string(st->st_size) + " found";
+    advance(progress, c.expected_size);
+    return;
+  }
+  if (!deep && c.cached && c.cached->sha256 == c.expected_sha256 && stat_matches(*c.cached, *st)) {
+    c.from_cache = true;
+    advance(progress, c.expected_size);
+    return;
+  }
+  const HashedFile hashed = hash_file(c.path, progress);
+  c.hashed = true;
+  if (hashed.sha256 != c.expected_sha256) {
+    c.kind = "changed";
+    c.actual = hashed.sha256;
+    c.message = "content changed: expected sha256 " + c.expected_sha256 + ", found " +
+                hashed.sha256;
+    return;
+  }
+  if (const auto after = lstat_path(c.path)) c.confirmed = make_stat_entry(*after, c.expected_sha256, now);
+}
+
+// Compares the tables with the registration event, which the chain protects.
+void check_against_event(sql::Db& db, const VersionRecord& v, const Manifest& manifest,
+                         std::vector<VerifyProblem>& problems) {
+  const auto fail = [&](std::string kind, std::string message) {
+    problems.push_back({v.ref(), "", std::move(kind), "", "", std::move(message)});
+  };
+  const std::string digest = manifest_digest(manifest);
+  if (digest != v.digest) {
+    fail("manifest", "file list does not match the digest " + v.digest + " (it gives " + digest + ")");
+  }
+  std::optional<Event> event;
+  try {
+    event = load_event(db, v.event_seq);
+  } catch (const Error& e) {
+    fail("event", e.what());
+    return;
+  }
+  if (!event || event->kind != "version.registered") {
+    fail("event", "its registration event " + std::to_string(v.event_seq) + " is missing");
+    return;
+  }
+  const Json& p = event->payload;
+  if (p.value("digest", "") != v.digest || p.value("name", "") != v.name ||
+      p.value("version", "") != v.version) {
+    fail("event", "the registry tables disagree with its registration event " +
+                      std::to_string(v.event_seq));
+  }
+}
+
+std::vector<VersionRecord> select_versions(sql::Db& db, const std::vector<Ref>& refs) {
+  if (refs.empty()) return all_versions(db);
+  std::vector<VersionRecord> out;
+  for (const auto& ref : refs) out.push_back(resolve(db, ref));
+  return out;
+}
+
+std::string integrity_report(sql::Db& db) {
+  auto stmt = db.prepare("PRAGMA integrity_check");
+  std::string report;
+  while (stmt.step()) {
+    if (!report.empty()) report += "; ";
+    report += stmt.text(0);
+  }
+  auto fk = db.prepare("PRAGMA foreign_key_check");
+  if (fk.step()) {
+    const std::string violation = "foreign key violation in table " + fk.text(0);
+    report = report == "ok" ? violation : report + "; " + violation;
+  }
+  return report;
+}
+
+void save_confirmed_stats(sql::Db& db, const std::vector<FileCheck>& checks) {
+  // A cache: when the registry cannot be written now, verify still answers.
+  try {
+    sql::Transaction txn(db);
+    for (const auto& c : checks) {
+      if (c.confirmed) record_stat(db, c.path, *c.confirmed);
+    }
+    txn.commit();
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace
+
+VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
+                    Progress* progress) {
+  sql::Db& db = registry.db();
+  VerifyReport report;
+  report.whole_registry = refs.empty();
+  report.deep = deep;
+  if (report.whole_registry) {
+    report.integrity = integrity_report(db);
+    if (report.integrity != "ok") {
+      report.problems.push_back({"registry", "", "integrity", "ok", report.integrity,
+                                 "database integrity check failed: " + report.integrity});
+    }
+    report.chain = verify_chain(db);
+    if (!report.chain.ok) {
+      report.problems.push_back({"audit log", "", "chain", "", "",
+                                 "event " + std::to_string(report.chain.first_bad_seq) +
+                                     " breaks the hash chain: " + report.chain.problem});
+    }
+  }
+  // Gather every file to look at; a file shared by versions is read once.
+  std::vector<FileCheck> checks;
+  std::map<std::string, std::size_t> index_of;
+  std::vector<std::vector<std::pair<std::size_t, std::string>>> files_of;  // per version
+  for (VersionRecord& v : select_versions(db, refs)) {
+    const Manifest manifest = load_manifest(db, v.id);
+    check_against_event(db, v, manifest, report.problems);
+    auto& mine = files_of.emplace_back();
+    for (const auto& e : manifest) {
+      if (e.is_link() && v.store == "copy") continue;  // recorded in the manifest only
+      const fs::path path = location_of(registry, v, e);
+      const std::string key = path.string() + '\n' + e.sha256 + '\n' + e.link;
+      auto [it, inserted] = index_of.try_emplace(key, checks.size());
+      if (inserted) {
+        FileCheck c;
+        c.path = path;
+        c.expected_sha256 = e.sha256;
+        c.expected_size = e.size;
+        c.link = e.link;
+        if (!e.is_link()) c.cached = lookup_stat(db, path);
+        checks.push_back(std::move(c));
+        if (progress) progress->total_bytes += e.size;
+      }
+      mine.emplace_back(it->second, e.path);
+    }
+    report.versions.push_back({std::move(v), mine.size(), true});
+  }
+  if (progress) progress->total_files = checks.size();
+  const std::int64_t now = now_ns();
+  parallel_for(checks.size(), worker_count(), [&](std::size_t i) {
+    try {
+      check_file(checks[i], deep, progress, now);
+    } catch (const Error& e) {
+      checks[i].kind = "unreadable";
+      checks[i].message = e.what();
+    }
+    file_done(progress);
+  });
+  for (std::size_t k = 0; k < report.versions.size(); ++k) {
+    VersionCheck& vc = report.versions[k];
+    for (const auto& [i, rel] : files_of[k]) {
+      const FileCheck& c = checks[i];
+      if (c.kind.empty()) continue;
+      vc.ok = false;
+      report.problems.push_back({vc.version.ref(), rel, c.kind, c.expected_sha256, c.actual,
+                                 rel + ": " + c.message});
+    }
+    for (const auto& p : report.problems) {
+      if (p.subject == vc.version.ref()) vc.ok = false;
+    }
+  }
+  for (const auto& c : checks) {
+    ++report.files_checked;
+    if (c.hashed) {
+      ++report.files_hashed;
+      report.bytes_hashed += c.expected_size;
+    }
+    if (c.from_cache) ++report.files_from_cache;
+  }
+  save_confirmed_stats(db, checks);
+  return report;
+}
+
+}  // namespace lm
