@@ -39,6 +39,21 @@ std::string help_hint(CLI::App& app) {
   return "see 'lastmile --help'";
 }
 
+// Help that starts with the usage line, as man pages and most tools do.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return make_expanded(app);
+    std::string text = make_usage(app, name);
+    const std::string description = make_description(app);
+    if (!description.empty()) text += "\n" + description;
+    text += make_positionals(app);
+    text += make_groups(app, mode);
+    text += make_subcommands(app, mode);
+    return text;
+  }
+};
+
 void add_global_options(CLI::App& app, Globals& g) {
   app.set_version_flag("--version", std::string("lastmile ") + LASTMILE_VERSION,
                        "print the version and exit");
@@ -69,6 +84,7 @@ int finish_stdout(int status) {
 int run(int argc, char** argv) {
   CLI::App app{k_description, "lastmile"};
   Globals globals;
+  app.formatter(std::make_shared<HelpFormatter>());
   add_global_options(app, globals);
   app.require_subcommand(0, 1);
   std::vector<std::pair<CLI::App*, Command>> wired;
@@ -92,8 +108,8 @@ int run(int argc, char** argv) {
     for (auto& [sub, cmd] : wired) {
       if (sub->parsed()) return finish_stdout(cmd.run(ctx));
     }
-    std::cout << app.help();
-    return finish_stdout(static_cast<int>(ExitCode::usage));
+    std::cerr << app.help();
+    return static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
     print_error(e.what(), e.hint(), color);
     return finish_stdout(static_cast<int>(e.code()));

@@ -45,7 +45,7 @@ Command checkout_command() {
   auto o = std::make_shared<CheckoutOptions>();
   return {"checkout", "write a version's files into a new directory, verifying each hash",
           [o](CLI::App& sub) {
-            sub.add_option("ref", o->ref, "the version, e.g. churn@1.4.0")->required();
+            sub.add_option("REF", o->ref, "the version, e.g. churn@1.4.0")->required();
             sub.add_option("--to", o->to, "the directory to create (must be new or empty)")
                 ->required()
                 ->type_name("DIR");

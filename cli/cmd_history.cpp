@@ -14,7 +14,7 @@ namespace {
 
 struct HistoryOptions {
   std::string name;
-  std::size_t limit = 0;
+  int limit = 0;
 };
 
 std::string describe(const Event& e) {
@@ -35,7 +35,7 @@ int run_history(Context& ctx, const HistoryOptions& o) {
                   "'lastmile list' shows what is registered");
     }
   }
-  const auto events = load_events(db, o.name, o.limit);
+  const auto events = load_events(db, o.name, static_cast<std::size_t>(o.limit));
   const Output& out = ctx.out();
   if (out.json()) {
     Json list = Json::array();
@@ -61,8 +61,10 @@ Command history_command() {
   auto o = std::make_shared<HistoryOptions>();
   return {"history", "show the event log (who did what, when), newest first",
           [o](CLI::App& sub) {
-            sub.add_option("name", o->name, "only events about this model");
-            sub.add_option("-n,--limit", o->limit, "show at most N events")->type_name("N");
+            sub.add_option("NAME", o->name, "only events about this model");
+            sub.add_option("-n,--limit", o->limit, "show at most N events")
+                ->type_name("N")
+                ->check(CLI::Range(1, 1'000'000'000));
           },
           [o](Context& ctx) { return run_history(ctx, *o); }};
 }

@@ -10,10 +10,15 @@ namespace {
 int run_init(Context& ctx) {
   const auto result = Registry::init(ctx.location(), ctx.lock_timeout());
   const std::string dir = result.dir.string();
+  std::string repaired;
+  for (const auto& part : result.repaired) repaired += (repaired.empty() ? "" : ", ") + part;
   if (ctx.out().json()) {
-    ctx.out().json_document({{"registry", dir}, {"created", result.created}});
+    ctx.out().json_document(
+        {{"registry", dir}, {"created", result.created}, {"repaired", result.repaired}});
   } else if (result.created) {
     ctx.out().line("initialized empty lastmile registry in " + dir);
+  } else if (!repaired.empty()) {
+    ctx.out().line("registry already exists in " + dir + "; recreated missing " + repaired);
   } else {
     ctx.out().line("registry already exists in " + dir + "; nothing changed");
   }

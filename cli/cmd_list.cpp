@@ -64,7 +64,7 @@ Command list_command() {
   auto name = std::make_shared<std::string>();
   return {"list", "list models, or the versions of one model",
           [name](CLI::App& sub) {
-            sub.add_option("name", *name, "list the versions of this model");
+            sub.add_option("NAME", *name, "list the versions of this model");
           },
           [name](Context& ctx) {
             return name->empty() ? list_models_of(ctx) : list_versions_of(ctx, *name);

@@ -1,5 +1,7 @@
 // lastmile register NAME PATH: record a new version of a model.
 
+#include <chrono>
+
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/progress.hpp"
@@ -109,11 +111,21 @@ int run_register(Context& ctx, const RegisterOptions& o) {
   Registry& registry = ctx.registry();
   Progress progress;
   RegisterResult result;
+  const auto start = std::chrono::steady_clock::now();
   {
     ProgressBar bar(progress, "hashing", ctx.out());
     result = register_version(registry, request, &progress);
   }
   print_result(ctx, result);
+  if (ctx.out().verbose()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ctx.out().note("read " + size_summary(progress.done_bytes, progress.done_files) + " in " +
+                   format_seconds(seconds) + " (" +
+                   human_size(static_cast<std::uint64_t>(progress.done_bytes / std::max(seconds, 1e-9))) +
+                   "/s); wrote " + std::to_string(result.new_objects) + " new objects (" +
+                   human_size(result.new_bytes) + ")");
+  }
   return 0;
 }
 
@@ -124,8 +136,8 @@ Command register_command() {
   return {
       "register", "record a new version of a model: hash and store its bytes, with metadata",
       [o](CLI::App& sub) {
-        sub.add_option("name", o->name, "model name, e.g. churn or team/churn")->required();
-        sub.add_option("path", o->path, "the model file or directory")->required();
+        sub.add_option("NAME", o->name, "model name, e.g. churn or team/churn")->required();
+        sub.add_option("PATH", o->path, "the model file or directory")->required();
         auto* version = sub.add_option("--version", o->version,
                                        "the version to register (SemVer, e.g. 1.4.0)")
                             ->type_name("V");

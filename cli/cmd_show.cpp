@@ -55,7 +55,7 @@ void print_text(const Output& out, const VersionRecord& v, const VersionMetadata
   std::vector<std::vector<std::string>> files{{"  PATH", "SIZE", "SHA256"}};
   for (const auto& e : manifest) {
     if (e.is_link()) {
-      files.push_back({"  " + e.path, "-> " + e.link, ""});
+      files.push_back({"  " + e.path, "-", "-> " + e.link});
     } else {
       files.push_back({"  " + e.path, human_size(e.size), e.sha256});
     }
@@ -87,7 +87,7 @@ Command show_command() {
   auto ref = std::make_shared<std::string>();
   return {"show", "show one version: digest, metadata, provenance and files",
           [ref](CLI::App& sub) {
-            sub.add_option("ref", *ref,
+            sub.add_option("REF", *ref,
                            "NAME@VERSION, NAME@latest, NAME@sha256:HEX, or NAME for the latest")
                 ->required();
           },

@@ -1,5 +1,7 @@
 // lastmile verify [REF...] [--deep]: prove the bytes are the ones registered.
 
+#include <chrono>
+
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/progress.hpp"
@@ -66,10 +68,15 @@ void print_text(const Output& out, const VerifyReport& r) {
     }
   }
   if (r.whole_registry) {
-    std::string summary = "registry: integrity " + std::string(r.integrity == "ok" ? "ok" : "FAILED") +
-                          ", audit chain " + (r.chain.ok ? "ok" : "BROKEN") + " (" +
-                          std::to_string(r.chain.events) + " events)";
-    out.line(summary);
+    const auto events = [](std::int64_t n) {
+      return std::to_string(n) + (n == 1 ? " event" : " events");
+    };
+    const std::string chain =
+        r.chain.ok ? "audit chain ok (" + events(r.chain.events) + ")"
+                   : "audit chain BROKEN at event " + std::to_string(r.chain.first_bad_seq) +
+                         " (" + events(r.chain.events) + " intact before it)";
+    out.line("registry: integrity " + std::string(r.integrity == "ok" ? "ok" : "FAILED") + ", " +
+             chain);
   }
   out.note(std::to_string(r.files_checked) + " files checked: " + std::to_string(r.files_hashed) +
            " hashed, " + std::to_string(r.files_from_cache) + " unchanged since last confirmed" +
@@ -81,9 +88,15 @@ int run_verify(Context& ctx, const VerifyOptions& o) {
   for (const auto& text : o.refs) refs.push_back(parse_ref(text));
   Progress progress;
   VerifyReport report;
+  const auto start = std::chrono::steady_clock::now();
   {
     ProgressBar bar(progress, "verifying", ctx.out());
     report = verify(ctx.registry(), refs, o.deep, &progress);
+  }
+  if (ctx.out().verbose()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ctx.out().note("hashed " + human_size(report.bytes_hashed) + " in " + format_seconds(seconds));
   }
   if (ctx.out().json()) {
     ctx.out().json_document(report_json(report));
@@ -106,7 +119,7 @@ Command verify_command() {
           "check that stored bytes match their registered hashes; with no REF the whole "
           "registry and its audit chain",
           [o](CLI::App& sub) {
-            sub.add_option("ref", o->refs, "versions to check (default: everything)");
+            sub.add_option("REF", o->refs, "versions to check (default: everything)");
             sub.add_flag("--deep", o->deep, "rehash every file instead of trusting unchanged stats");
           },
           [o](Context& ctx) { return run_verify(ctx, *o); }};

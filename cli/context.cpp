@@ -13,9 +13,7 @@ namespace {
 
 std::filesystem::path working_directory(const std::string& dash_c) {
   if (!dash_c.empty() && ::chdir(dash_c.c_str()) != 0) {
-    throw Error(exit_code_for_errno(errno) == ExitCode::not_found ? ExitCode::not_found
-                                                                  : ExitCode::usage,
-                "cannot change to directory " + quote(dash_c) + ": " + errno_text(errno));
+    throw system_error(errno, "cannot change to directory " + quote(dash_c));
   }
   std::error_code ec;
   auto cwd = std::filesystem::current_path(ec);

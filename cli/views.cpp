@@ -1,5 +1,7 @@
 #include "cli/views.hpp"
 
+#include <cstdio>
+
 #include "cli/output.hpp"
 
 namespace lm::cli {
@@ -39,6 +41,12 @@ Json event_json(const Event& e) {
   return {{"seq", e.seq},     {"id", e.id},           {"prev", e.prev},
           {"time", e.time},   {"actor", e.actor},     {"kind", e.kind},
           {"subject", e.subject}, {"payload", e.payload}};
+}
+
+std::string format_seconds(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, seconds < 10 ? "%.2fs" : "%.1fs", seconds);
+  return buf;
 }
 
 std::string size_summary(std::uint64_t bytes, std::uint64_t files) {

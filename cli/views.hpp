@@ -23,6 +23,9 @@ Json metadata_json(const VersionMetadata& meta);
 // {"seq", "id", "prev", "time", "actor", "kind", "subject", "payload"}
 Json event_json(const Event& e);
 
+// "0.42s", "3.1s"
+std::string format_seconds(double seconds);
+
 // "1.2 MiB in 3 files"
 std::string size_summary(std::uint64_t bytes, std::uint64_t files);
 

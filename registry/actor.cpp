@@ -35,6 +35,12 @@ std::string resolve_actor(const std::filesystem::path& cwd) {
   for (const char* name : {"LASTMILE_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN"}) {
     if (std::string value = env(name); !value.empty()) return checked(value, name);
   }
+  // git lets GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL override user.name and
+  // user.email; so does lastmile.
+  if (std::string name = env("GIT_AUTHOR_NAME"); !name.empty()) {
+    const std::string email = env("GIT_AUTHOR_EMAIL");
+    return checked(email.empty() ? name : name + " <" + email + ">", "GIT_AUTHOR_NAME");
+  }
   if (auto identity = git::configured_identity(cwd)) return checked(*identity, "git config");
   std::string user = env("USER");
   if (user.empty()) user = "uid" + std::to_string(::getuid());

@@ -108,10 +108,19 @@ VersionRecord resolve(sql::Db& db, const Ref& ref) {
           "WHERE m.name = ? AND v.digest >= ? AND v.digest < ? ORDER BY v.id"));
       stmt.bind_all(ref.name, low, low + "g");
       auto found = collect(stmt);
-      if (found.size() == 1) return found.front();
       if (found.empty()) {
         throw Error(ExitCode::not_found,
                     "no version of " + quote(ref.name) + " has digest " + quote(low));
+      }
+      // The same bytes may be registered under several versions; they are
+      // one artifact, and the highest version speaks for it.
+      const bool one_digest = std::all_of(found.begin(), found.end(), [&](const auto& v) {
+        return v.digest == found.front().digest;
+      });
+      if (one_digest) {
+        return *std::max_element(found.begin(), found.end(), [](const auto& a, const auto& b) {
+          return semver_of(a) < semver_of(b);
+        });
       }
       throw Error(ExitCode::usage,
                   "digest " + quote(low) + " matches " + std::to_string(found.size()) +

@@ -56,7 +56,8 @@ struct ModelSummary {
 };
 
 // Resolves a reference to one version. Throws Error(not_found) naming what
-// is missing; a digest prefix matching several versions is Error(usage).
+// is missing. A digest held by several versions resolves to the highest of
+// them; a prefix matching different digests is Error(usage).
 VersionRecord resolve(sql::Db& db, const Ref& ref);
 
 std::optional<VersionRecord> find_version(sql::Db& db, const std::string& name,

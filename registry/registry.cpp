@@ -75,13 +75,25 @@ Registry Registry::open(const RegistryLocation& location, std::chrono::milliseco
                                       : "create one with 'lastmile init'");
   }
   refuse_network_filesystem(dir);
-  sql::Db db = open_database(dir, sql::OpenMode::read_write, lock_timeout);
-  migrate(db);
+  // A registry this process may not write can still be read; commands that
+  // write call require_writable() and fail with a clear message.
+  const bool writable = ::access(dir.c_str(), W_OK) == 0 &&
+                        ::access((dir / k_db_name).c_str(), W_OK) == 0;
+  // SQLite cannot open a WAL database read-only when its -shm file is
+  // absent and cannot be created; then the file is read as immutable. With
+  // no -shm there is no open writer, and the reader sees a snapshot.
+  const sql::OpenMode mode = writable ? sql::OpenMode::read_write
+                             : lstat_path(dir / (std::string(k_db_name) + "-shm"))
+                                 ? sql::OpenMode::read_only
+                                 : sql::OpenMode::read_only_immutable;
+  sql::Db db = open_database(dir, mode, lock_timeout);
+  if (writable || schema_version(db) != k_schema_version) migrate(db);
   return Registry(std::move(db), dir);
 }
 
 void Registry::require_writable() const {
   check_writable(m_dir);
+  check_writable(m_dir / k_db_name);
   check_writable(m_store.temp_dir());
   check_writable(m_store.objects_dir());
 }
@@ -93,9 +105,15 @@ Registry::InitResult Registry::init(const RegistryLocation& location,
   make_directories(dir);
   refuse_network_filesystem(dir);
   check_writable(dir);
-  make_directories(dir / "objects" / "sha256");
-  make_directories(dir / "tmp");
-  if (!lstat_path(dir / ".gitignore")) write_file_atomic(dir / ".gitignore", "*\n");
+  for (const char* part : {"objects/sha256", "tmp"}) {
+    if (lstat_path(dir / part)) continue;
+    make_directories(dir / part);
+    if (!result.created) result.repaired.push_back(std::string(part) + "/");
+  }
+  if (!lstat_path(dir / ".gitignore")) {
+    write_file_atomic(dir / ".gitignore", "*\n");
+    if (!result.created) result.repaired.push_back(".gitignore");
+  }
   sql::Db db = open_database(dir, sql::OpenMode::read_write_create, lock_timeout);
   // WAL lets readers run while a writer holds the lock; the mode persists.
   db.exec("PRAGMA journal_mode = WAL");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "registry/core/sqlite.hpp"
 #include "registry/store.hpp"
@@ -40,6 +41,7 @@ class Registry {
   struct InitResult {
     fs::path dir;
     bool created = false;
+    std::vector<std::string> repaired;  // parts of an existing registry recreated
   };
   // Creates the registry (or checks an existing one). Idempotent.
   static InitResult init(const RegistryLocation& location, std::chrono::milliseconds lock_timeout);

@@ -24,8 +24,9 @@ struct FileCheck {
   std::string link;                   // expected symlink target (reference store)
   std::optional<StatEntry> cached;    // read before the parallel phase
   // results
-  std::string kind;  // "" when fine
-  std::string actual;
+  std::string kind;      // "" when fine
+  std::string expected;  // the property `kind` names, as registered
+  std::string actual;    // and as found
   std::string message;
   bool hashed = false;
   bool from_cache = false;
@@ -43,9 +44,11 @@ void check_link(FileCheck& c) {
   const auto target = fs::read_symlink(c.path, ec);
   if (ec) {
     c.kind = "missing";
+    c.expected = c.link;
     c.message = "symlink is missing";
   } else if (target.string() != c.link) {
     c.kind = "link";
+    c.expected = c.link;
     c.actual = target.string();
     c.message = "symlink points to " + quote(target.string()) + ", expected " + quote(c.link);
   }
@@ -56,16 +59,20 @@ void check_file(FileCheck& c, bool deep, Progress* progress, std::int64_t now) {
   const auto st = lstat_path(c.path);
   if (!st) {
     c.kind = "missing";
+    c.expected = c.expected_sha256;
     c.message = "file is missing (" + c.path.string() + ")";
     return;
   }
   if (!S_ISREG(st->st_mode)) {
     c.kind = "type";
-    c.message = "is no longer a regular file (" + c.path.string() + ")";
+    c.expected = "file";
+    c.actual = S_ISLNK(st->st_mode) ? "symlink" : S_ISDIR(st->st_mode) ? "directory" : "special";
+    c.message = "is no longer a regular file but a " + c.actual + " (" + c.path.string() + ")";
     return;
   }
   if (static_cast<std::uint64_t>(st->st_size) != c.expected_size) {
     c.kind = "size";
+    c.expected = std::to_string(c.expected_size);
     c.actual = std::to_string(st->st_size);
     c.message = "size changed: " + std::to_string(c.expected_size) + " bytes expected, " +
                 std::to_string(st->st_size) + " found";
@@ -81,6 +88,7 @@ void check_file(FileCheck& c, bool deep, Progress* progress, std::int64_t now) {
   c.hashed = true;
   if (hashed.sha256 != c.expected_sha256) {
     c.kind = "changed";
+    c.expected = c.expected_sha256;
     c.actual = hashed.sha256;
     c.message = "content changed: expected sha256 " + c.expected_sha256 + ", found " +
                 hashed.sha256;
@@ -207,6 +215,7 @@ VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
       check_file(checks[i], deep, progress, now);
     } catch (const Error& e) {
       checks[i].kind = "unreadable";
+      checks[i].expected = checks[i].expected_sha256;
       checks[i].message = e.what();
     }
     file_done(progress);
@@ -217,7 +226,7 @@ VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
       const FileCheck& c = checks[i];
       if (c.kind.empty()) continue;
       vc.ok = false;
-      report.problems.push_back({vc.version.ref(), rel, c.kind, c.expected_sha256, c.actual,
+      report.problems.push_back({vc.version.ref(), rel, c.kind, c.expected, c.actual,
                                  rel + ": " + c.message});
     }
     for (const auto& p : report.problems) {

@@ -15,9 +15,11 @@ namespace lm {
 struct VerifyProblem {
   std::string subject;  // "churn@1.0.0", or "registry" / "audit log"
   std::string path;     // file in the artifact, when one is concerned
-  std::string kind;     // missing, changed, size, type, link, manifest, event, integrity, chain
-  std::string expected;
-  std::string actual;
+  std::string kind;     // missing, changed, size, type, link, unreadable, manifest, event,
+                        // integrity, chain
+  std::string expected;  // the property `kind` names as registered: a sha256 (changed,
+  std::string actual;    // missing), a byte count (size), a link target (link), a file type
+                         // (type); and as found, "" when nothing was found
   std::string message;  // one line a person can read
 };
 

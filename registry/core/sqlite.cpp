@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "registry/core/error.hpp"
 
@@ -16,6 +17,21 @@ namespace {
 std::string format_seconds(std::chrono::milliseconds ms) {
   if (ms.count() % 1000 == 0) return std::to_string(ms.count() / 1000) + "s";
   return std::to_string(ms.count()) + "ms";
+}
+
+// Escapes a path for an SQLite URI filename.
+std::string uri_escape(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -35,7 +51,8 @@ void throw_sqlite(sqlite3* db, int rc, std::string_view what,
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       throw Error(ExitCode::data, "registry corrupt: " + message,
-                  "'lastmile verify' reports what is damaged");
+                  "restore the registry database from a backup; 'lastmile verify' lists what "
+                  "is damaged when the database still opens");
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
@@ -65,9 +82,15 @@ Db Db::open(const std::filesystem::path& path, OpenMode mode,
     case OpenMode::read_only:
       flags |= SQLITE_OPEN_READONLY;
       break;
+    case OpenMode::read_only_immutable:
+      flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+      break;
   }
+  const std::string name =
+      mode == OpenMode::read_only_immutable ? "file:" + uri_escape(path.string()) + "?immutable=1"
+                                            : path.string();
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
   // SQLite asks that the handle be closed even when open failed.
   std::unique_ptr<sqlite3, DbClose> guard(raw);
   if (rc != SQLITE_OK) {
@@ -76,7 +99,8 @@ Db Db::open(const std::filesystem::path& path, OpenMode mode,
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout.count()));
-  return Db(guard.release(), path, busy_timeout, mode == OpenMode::read_only);
+  return Db(guard.release(), path, busy_timeout, mode != OpenMode::read_write &&
+                                                     mode != OpenMode::read_write_create);
 }
 
 void Db::exec(std::string_view sql) {

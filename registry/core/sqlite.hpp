@@ -61,7 +61,14 @@ class Stmt {
   std::chrono::milliseconds m_busy_timeout;
 };
 
-enum class OpenMode { read_write, read_write_create, read_only };
+enum class OpenMode {
+  read_write,
+  read_write_create,
+  read_only,
+  // Read-only without locks, for a WAL database whose -shm file is absent
+  // and cannot be created (a directory this process may not write).
+  read_only_immutable,
+};
 
 class Db {
  public:

@@ -1,0 +1,181 @@
+// The command line as a whole: help, version, usage errors, exit codes.
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/e2e/sandbox.hpp"
+
+using lm::test::Sandbox;
+
+namespace {
+
+const std::vector<std::string> k_commands = {"init",    "register", "list",    "show",
+                                             "history", "verify",   "checkout"};
+
+// The SYNOPSIS of a man page with roff markup removed, one line.
+std::string man_synopsis(const std::string& page) {
+  std::ifstream f(std::string(LASTMILE_SOURCE_DIR) + "/man/" + page);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  const auto start = text.find(".SH SYNOPSIS\n");
+  if (start == std::string::npos) return {};
+  const auto end = text.find("\n.SH", start + 1);
+  std::string body = text.substr(start + 13, end - start - 13);
+  body = std::regex_replace(body, std::regex(R"(\\f[BIRP])"), "");
+  body = std::regex_replace(body, std::regex(R"(^\.[A-Z]+ ?)", std::regex::multiline), "");
+  body = std::regex_replace(body, std::regex(R"(\\-)"), "-");
+  body = std::regex_replace(body, std::regex(R"(\s+)"), " ");
+  while (!body.empty() && body.back() == ' ') body.pop_back();
+  while (!body.empty() && body.front() == ' ') body.erase(0, 1);
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("--version prints the version", "[e2e][cli]") {
+  Sandbox sb;
+  const auto r = sb.run({"--version"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Matches("lastmile \\d+\\.\\d+\\.\\d+\n"));
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("no command prints the overview and is a usage error", "[e2e][cli]") {
+  Sandbox sb;
+  const auto r = sb.run({});
+  CHECK(r.rc == 64);
+  CHECK(r.out.empty());
+  for (const auto& cmd : k_commands) CHECK_THAT(r.err, Catch::Contains(cmd));
+}
+
+TEST_CASE("every command answers -h and --help on stdout", "[e2e][cli]") {
+  Sandbox sb;
+  for (const auto& cmd : k_commands) {
+    for (const char* flag : {"-h", "--help"}) {
+      INFO(cmd << " " << flag);
+      const auto r = sb.run({cmd, flag});
+      CHECK(r.rc == 0);
+      CHECK_THAT(r.out, Catch::StartsWith("Usage: lastmile " + cmd));
+      CHECK(r.err.empty());
+    }
+  }
+}
+
+TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
+  Sandbox sb;
+  const std::map<std::string, std::vector<std::string>> valid_args = {
+      {"register", {"churn", "m.bin"}}, {"show", {"churn"}}, {"checkout", {"churn", "--to", "out"}}};
+  for (const auto& cmd : k_commands) {
+    INFO(cmd);
+    std::vector<std::string> args{cmd};
+    if (auto it = valid_args.find(cmd); it != valid_args.end()) {
+      args.insert(args.end(), it->second.begin(), it->second.end());
+    }
+    args.push_back("--no-such-flag");
+    const auto r = sb.run(args);
+    CHECK(r.rc == 64);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: ") && Catch::Contains("--no-such-flag") &&
+                          Catch::Contains("hint: see 'lastmile " + cmd + " --help'"));
+  }
+  const auto r = sb.run({"frobnicate"});
+  CHECK(r.rc == 64);
+  CHECK_THAT(r.err, Catch::Contains("frobnicate"));
+}
+
+TEST_CASE("every usage line matches its man page SYNOPSIS", "[e2e][cli][man]") {
+  Sandbox sb;
+  for (const auto& cmd : k_commands) {
+    INFO(cmd);
+    const auto r = sb.run({cmd, "--help"});
+    std::string usage = r.out.substr(0, r.out.find('\n'));
+    usage = usage.substr(std::string("Usage: ").size());
+    CHECK(man_synopsis("lastmile-" + cmd + ".1") == usage);
+  }
+}
+
+TEST_CASE("a missing required argument is a usage error naming it", "[e2e][cli]") {
+  Sandbox sb;
+  auto r = sb.run({"register", "churn"});
+  CHECK(r.rc == 64);
+  CHECK_THAT(r.err, Catch::Contains("PATH is required"));
+  r = sb.run({"checkout", "churn"});
+  CHECK(r.rc == 64);
+  CHECK_THAT(r.err, Catch::Contains("--to is required"));
+  r = sb.run({"history", "-n", "-1"});
+  CHECK(r.rc == 64);
+  CHECK_THAT(r.err, Catch::Contains("--limit"));
+}
+
+TEST_CASE("commands that need a registry say how to create one", "[e2e][cli]") {
+  Sandbox sb;
+  sb.write("m.bin", "w");
+  const std::vector<std::vector<std::string>> calls = {
+      {"list"}, {"show", "churn"}, {"history"}, {"verify"},
+      {"checkout", "churn", "--to", "out"}, {"register", "churn", "m.bin"}};
+  for (const auto& args : calls) {
+    INFO(args.front());
+    const auto r = sb.run(args);
+    CHECK(r.rc == 66);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::Contains("lastmile: error: no registry at '" + sb.registry().string() + "'") &&
+                          Catch::Contains("hint: create one with 'lastmile init'"));
+  }
+  CHECK_FALSE(std::filesystem::exists(sb.registry()));
+}
+
+TEST_CASE("global options work before and after the command", "[e2e][cli]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  CHECK(sb.run({"--json", "list"}).json().contains("models"));
+  CHECK(sb.run({"list", "--json"}).json().contains("models"));
+  const auto bad = sb.run({"--color", "sometimes", "list"});
+  CHECK(bad.rc == 64);
+  CHECK_THAT(bad.err, Catch::Contains("invalid --color 'sometimes'"));
+}
+
+TEST_CASE("--color always colours and NO_COLOR is honoured", "[e2e][cli]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m.bin", "w");
+  REQUIRE(sb.run({"register", "churn", "m.bin"}).rc == 0);
+  CHECK_THAT(sb.run({"--color", "always", "list"}).out, Catch::Contains("\033["));
+  CHECK_THAT(sb.run({"list"}).out, !Catch::Contains("\033["));
+  CHECK_THAT(sb.run({"list"}, {.env = {{"CLICOLOR_FORCE", "1"}}, .unset = {"NO_COLOR"}}).out,
+             Catch::Contains("\033["));
+  CHECK_THAT(sb.run({"list"}, {.env = {{"CLICOLOR_FORCE", "1"}, {"NO_COLOR", "1"}}}).out,
+             !Catch::Contains("\033["));
+}
+
+TEST_CASE("-C runs as if started in another directory", "[e2e][cli]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m.bin", "w");
+  REQUIRE(sb.run({"register", "churn", "m.bin"}).rc == 0);
+  const auto r = sb.run({"-C", sb.repo().string(), "list"}, {.cwd = sb.root()});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("churn"));
+  const auto bad = sb.run({"-C", "/no/such/dir", "list"});
+  CHECK(bad.rc == 66);
+  CHECK_THAT(bad.err, Catch::Contains("cannot change to directory '/no/such/dir': no such file or directory"));
+  std::filesystem::create_directories(sb.root() / "closed");
+  ::chmod((sb.root() / "closed").c_str(), 0700);
+  const auto denied = sb.run({"-C", (sb.root() / "closed").string(), "list"}, {.as_unprivileged_user = true});
+  CHECK(denied.rc == 77);
+  CHECK_THAT(denied.err, Catch::Contains("permission denied"));
+}
+
+TEST_CASE("a closed stdout is an I/O error, not a crash", "[e2e][cli]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  // /dev/full accepts the open and fails every write with ENOSPC.
+  const auto r = sb.exec({"sh", "-c", std::string(LASTMILE_BIN) + " list --json > /dev/full"});
+  CHECK(r.rc == 74);
+  CHECK_THAT(r.err, Catch::Contains("cannot write to standard output"));
+}

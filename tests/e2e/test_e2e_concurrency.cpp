@@ -1,0 +1,118 @@
+// Several processes at once, and a write lock held by someone else.
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "tests/e2e/sandbox.hpp"
+
+using lm::test::RunResult;
+using lm::test::Sandbox;
+
+namespace {
+
+// Holds the registry's write lock from this process, as another writer would.
+class LockHolder {
+ public:
+  explicit LockHolder(const Sandbox& sb) {
+    REQUIRE(sqlite3_open((sb.registry() / "registry.db").c_str(), &m_db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(m_db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+  void release() {
+    if (m_db) {
+      sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close(m_db);
+      m_db = nullptr;
+    }
+  }
+  ~LockHolder() { release(); }
+
+ private:
+  sqlite3* m_db = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("a write lock held past the timeout exits 75 and writes nothing", "[e2e][lock]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  REQUIRE(sb.run({"register", "churn", "a.bin"}).rc == 0);
+  sb.write("b.bin", "b");
+  const auto files = sb.stored_files();
+  LockHolder lock(sb);
+  const RunResult r =
+      sb.run({"register", "churn", "b.bin"}, {.env = {{"LASTMILE_LOCK_TIMEOUT", "1"}}});
+  CHECK(r.rc == 75);
+  CHECK(r.out.empty());
+  CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: registry busy: write lock held by another "
+                                      "process for more than 1s\nhint: it is safe to retry"));
+  lock.release();
+  CHECK(sb.event_count() == 1);
+  CHECK(sb.stored_files() == files);
+  // Readers are never blocked by a writer.
+  LockHolder again(sb);
+  CHECK(sb.run({"list"}, {.env = {{"LASTMILE_LOCK_TIMEOUT", "1"}}}).rc == 0);
+  CHECK(sb.run({"show", "churn"}, {.env = {{"LASTMILE_LOCK_TIMEOUT", "1"}}}).rc == 0);
+}
+
+TEST_CASE("a writer waits for a lock released within the timeout", "[e2e][lock]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  auto lock = std::make_unique<LockHolder>(sb);
+  auto pending = std::async(std::launch::async, [&] {
+    return sb.run({"register", "churn", "a.bin"}, {.env = {{"LASTMILE_LOCK_TIMEOUT", "30"}}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  lock.reset();
+  const RunResult r = pending.get();
+  CHECK(r.rc == 0);
+  CHECK(sb.event_count() == 1);
+}
+
+TEST_CASE("concurrent registrations lose nothing and never share a version", "[e2e][concurrency]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  constexpr int k_writers = 8;
+  for (int i = 0; i < k_writers; ++i) sb.write("m" + std::to_string(i) + ".bin", std::to_string(i));
+  std::vector<std::future<RunResult>> runs;
+  for (int i = 0; i < k_writers; ++i) {
+    runs.push_back(std::async(std::launch::async, [&sb, i] {
+      return sb.run({"register", "churn", "m" + std::to_string(i) + ".bin", "--json"});
+    }));
+  }
+  std::set<std::string> versions;
+  for (auto& run : runs) {
+    const RunResult r = run.get();
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    versions.insert(r.json()["version"].get<std::string>());
+  }
+  CHECK(versions.size() == k_writers);
+  CHECK(*versions.begin() == "0.1.0");
+  CHECK(versions.count("0.8.0") == 1);  // contiguous: 0.1.0 .. 0.8.0
+  CHECK(sb.event_count() == k_writers);
+  CHECK(sb.run({"verify"}).rc == 0);
+}
+
+TEST_CASE("two racing registrations of one version: one wins, one is refused", "[e2e][concurrency]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  sb.write("b.bin", "b");
+  auto a = std::async(std::launch::async,
+                      [&] { return sb.run({"register", "churn", "a.bin", "--version", "1.0.0"}); });
+  auto b = std::async(std::launch::async,
+                      [&] { return sb.run({"register", "churn", "b.bin", "--version", "1.0.0"}); });
+  const RunResult ra = a.get();
+  const RunResult rb = b.get();
+  CHECK(std::min(ra.rc, rb.rc) == 0);
+  CHECK(std::max(ra.rc, rb.rc) == 1);
+  CHECK_THAT(ra.err + rb.err, Catch::Contains("already exists with other content"));
+  CHECK(sb.event_count() == 1);
+  CHECK(sb.run({"verify"}).rc == 0);
+}

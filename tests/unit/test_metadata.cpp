@@ -1,0 +1,64 @@
+// Metrics, params and labels.
+
+#include <catch2/catch.hpp>
+
+#include "registry/core/error.hpp"
+#include "registry/metadata.hpp"
+
+using namespace lm;
+
+TEST_CASE("metrics JSON flattens nested objects to dotted keys", "[metadata]") {
+  const Metrics m =
+      parse_metrics_json(R"({"auc": 0.91, "eval": {"loss": 0.2, "at": {"k5": 3}}, "n": 10})", "m.json");
+  CHECK(m.size() == 4);
+  CHECK(m.at("auc") == 0.91);
+  CHECK(m.at("eval.loss") == 0.2);
+  CHECK(m.at("eval.at.k5") == 3);
+  CHECK(m.at("n") == 10);
+}
+
+TEST_CASE("bad metrics files are data errors naming file and key", "[metadata]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"{\"auc\": ", "m.json"},           // malformed
+      {"{\"auc\": \"high\"}", "'auc'"},   // not a number
+      {"{\"a\": {\"b\": true}}", "'a.b'"},  // boolean
+      {"{\"a\": [1, 2]}", "'a'"},         // array
+      {"{\"a\": null}", "'a'"},
+      {"[1, 2]", "must hold a JSON object"},
+  };
+  for (const auto& [text, expect] : cases) {
+    INFO(text);
+    try {
+      parse_metrics_json(text, "m.json");
+      FAIL("accepted");
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::data);
+      CHECK_THAT(e.what(), Catch::Contains(expect) && Catch::Contains("m.json"));
+    }
+  }
+}
+
+TEST_CASE("key=value arguments are checked", "[metadata]") {
+  CHECK(parse_key_value("lr=0.01", "--param") == std::pair<std::string, std::string>{"lr", "0.01"});
+  CHECK(parse_key_value("note=a=b", "--label").second == "a=b");
+  CHECK(parse_key_value("empty=", "--label").second.empty());
+  CHECK_THROWS_AS(parse_key_value("novalue", "--param"), Error);
+  CHECK_THROWS_AS(parse_key_value("=x", "--param"), Error);
+  CHECK_THROWS_AS(parse_key_value("a b=x", "--param"), Error);
+  CHECK_THROWS_AS(parse_key_value("a=\xff", "--param"), Error);
+}
+
+TEST_CASE("metric values must be finite numbers", "[metadata]") {
+  CHECK(parse_metric_value("auc", "0.91") == 0.91);
+  CHECK(parse_metric_value("n", "-3e2") == -300);
+  for (const char* bad : {"", "high", "0.9x", "nan", "inf", "1e999"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(parse_metric_value("auc", bad), Error);
+  }
+}
+
+TEST_CASE("metrics print in their shortest exact form", "[metadata]") {
+  CHECK(format_metric(0.91) == "0.91");
+  CHECK(format_metric(12) == "12");
+  CHECK(format_metric(1e-6) == "1e-06");
+}

@@ -1,0 +1,181 @@
+// Registering, resolving and verifying through the library.
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "registry/core/error.hpp"
+#include "registry/core/git.hpp"
+#include "registry/register.hpp"
+#include "registry/registry.hpp"
+#include "registry/schema.hpp"
+#include "registry/stat_cache.hpp"
+#include "registry/verify.hpp"
+#include "tests/unit/helpers.hpp"
+
+using namespace lm;
+
+namespace {
+
+struct Fixture {
+  git::LibGit2 libgit2;
+  test::TempDir dir;
+  RegistryLocation location{dir / ".lastmile", true, false};
+
+  Registry open() {
+    Registry::init(location, std::chrono::seconds(1));
+    return Registry::open(location, std::chrono::seconds(1));
+  }
+
+  RegisterRequest request(const std::string& name, const fs::path& path) const {
+    RegisterRequest r;
+    r.name = name;
+    r.path = path;
+    r.actor = "ada";
+    r.cwd = dir.path();
+    return r;
+  }
+};
+
+ExitCode code_of(auto&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ExitCode::ok;
+}
+
+}  // namespace
+
+TEST_CASE("versions are picked from the highest, and resolve by every ref form", "[registry]") {
+  Fixture f;
+  Registry reg = f.open();
+  f.dir.write("a.bin", "a");
+  f.dir.write("b.bin", "b");
+  const auto first = register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
+  CHECK(first.created);
+  CHECK(first.version.version == "0.1.0");
+  CHECK(first.new_objects == 1);
+  auto r = f.request("churn", f.dir / "b.bin");
+  r.bump = BumpKind::major;
+  CHECK(register_version(reg, r, nullptr).version.version == "1.0.0");
+  r.version = parse_semver("2.0.0-rc.1");
+  CHECK(register_version(reg, r, nullptr).version.version == "2.0.0-rc.1");
+  CHECK(resolve(reg.db(), parse_ref("churn")).version == "1.0.0");  // pre-releases are not latest
+  CHECK(resolve(reg.db(), parse_ref("churn@2.0.0-rc.1")).version == "2.0.0-rc.1");
+  const std::string hex = first.version.digest.substr(7, 16);
+  CHECK(resolve(reg.db(), parse_ref("churn@sha256:" + hex)).version == "0.1.0");
+  CHECK(code_of([&] { resolve(reg.db(), parse_ref("churn@9.9.9")); }) == ExitCode::not_found);
+  CHECK(code_of([&] { resolve(reg.db(), parse_ref("nope")); }) == ExitCode::not_found);
+  CHECK(code_of([&] { resolve(reg.db(), parse_ref("churn@production")); }) == ExitCode::not_found);
+  const auto models = list_models(reg.db());
+  REQUIRE(models.size() == 1);
+  CHECK(models[0].latest == "1.0.0");
+  CHECK(models[0].version_count == 3);
+  const auto versions = list_versions(reg.db(), "churn");
+  REQUIRE(versions.size() == 3);
+  CHECK(versions[0].version == "2.0.0-rc.1");
+  CHECK(versions[2].version == "0.1.0");
+}
+
+TEST_CASE("a version never changes: same bytes no-op, other bytes refused", "[registry]") {
+  Fixture f;
+  Registry reg = f.open();
+  f.dir.write("a.bin", "a");
+  f.dir.write("b.bin", "b");
+  auto r = f.request("churn", f.dir / "a.bin");
+  r.version = parse_semver("1.0.0");
+  REQUIRE(register_version(reg, r, nullptr).created);
+  const auto again = register_version(reg, r, nullptr);
+  CHECK_FALSE(again.created);
+  CHECK_FALSE(again.metadata_differs);
+  r.owner = "someone else";
+  CHECK(register_version(reg, r, nullptr).metadata_differs);
+  r.path = f.dir / "b.bin";
+  r.path = f.dir / "b.bin";
+  CHECK(code_of([&] { register_version(reg, r, nullptr); }) == ExitCode::check_failed);
+  CHECK(verify_chain(reg.db()).events == 1);
+  CHECK(fs::is_empty(reg.store().temp_dir()));
+}
+
+TEST_CASE("a held write lock turns into temp_fail after the timeout", "[registry][lock]") {
+  Fixture f;
+  { Registry reg = f.open(); }
+  f.dir.write("a.bin", "a");
+  sql::Db holder = sql::Db::open(f.location.dir / "registry.db", sql::OpenMode::read_write,
+                                 std::chrono::seconds(1));
+  holder.exec("BEGIN IMMEDIATE");
+  Registry reg = Registry::open(f.location, std::chrono::milliseconds(200));
+  try {
+    register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
+    FAIL("registered while locked");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::temp_fail);
+    CHECK_THAT(e.what(), Catch::Contains("registry busy"));
+  }
+  holder.exec("ROLLBACK");
+  CHECK(fs::is_empty(reg.store().temp_dir()));
+  CHECK(register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr).created);
+}
+
+TEST_CASE("a registry written by a newer schema is refused", "[registry][schema]") {
+  Fixture f;
+  { Registry reg = f.open(); reg.db().exec("PRAGMA user_version = 99"); }
+  try {
+    Registry::open(f.location, std::chrono::seconds(1));
+    FAIL("opened");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::data);
+    CHECK_THAT(e.what(), Catch::Contains("schema v99 is newer than supported v1"));
+  }
+}
+
+TEST_CASE("opening a missing registry says how to create one", "[registry]") {
+  Fixture f;
+  try {
+    Registry::open(f.location, std::chrono::seconds(1));
+    FAIL("opened");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::not_found);
+    CHECK_THAT(e.hint(), Catch::Contains("init"));
+  }
+}
+
+TEST_CASE("verify trusts an unchanged stat, rehashes a changed one", "[registry][verify]") {
+  Fixture f;
+  Registry reg = f.open();
+  f.dir.write("m/w.bin", std::string(1000, 'w'));
+  auto r = f.request("churn", f.dir / "m");
+  r.store = StoreMode::reference;
+  register_version(reg, r, nullptr);
+  // Make the cache entry old enough not to be racy.
+  reg.db().exec("UPDATE stat_cache SET racy = 0");
+  VerifyReport report = verify(reg, {}, false, nullptr);
+  CHECK(report.ok());
+  CHECK(report.files_from_cache == 1);
+  CHECK(report.files_hashed == 0);
+  report = verify(reg, {}, true, nullptr);
+  CHECK(report.files_hashed == 1);
+  f.dir.write("m/w.bin", std::string(999, 'w') + "x");  // same size, new content
+  report = verify(reg, {}, false, nullptr);
+  REQUIRE_FALSE(report.ok());
+  CHECK(report.problems[0].kind == "changed");
+  CHECK(report.problems[0].path == "w.bin");
+}
+
+TEST_CASE("a stat entry taken right after a change is racy", "[registry][stat]") {
+  struct stat st {};
+  st.st_size = 10;
+  st.st_mtim = {100, 0};
+  st.st_ctim = {100, 0};
+  const std::int64_t changed = 100'000'000'000;
+  CHECK(make_stat_entry(st, "x", changed + 1'000'000).racy);
+  const StatEntry old = make_stat_entry(st, "x", changed + 2'000'000'000);
+  CHECK_FALSE(old.racy);
+  CHECK(stat_matches(old, st));
+  struct stat touched = st;
+  touched.st_ctim = {101, 0};
+  CHECK_FALSE(stat_matches(old, touched));
+}

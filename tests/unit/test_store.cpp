@@ -1,0 +1,112 @@
+// The content-addressed object store.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "registry/core/error.hpp"
+#include "registry/core/files.hpp"
+#include "registry/core/sha256.hpp"
+#include "registry/store.hpp"
+#include "tests/unit/helpers.hpp"
+
+using namespace lm;
+
+namespace {
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+ObjectStore make_store(const test::TempDir& dir) {
+  fs::create_directories(dir / "reg/objects/sha256");
+  fs::create_directories(dir / "reg/tmp");
+  return ObjectStore(dir / "reg");
+}
+
+}  // namespace
+
+TEST_CASE("staging hashes and copies in one pass, publish names the object", "[store]") {
+  test::TempDir dir;
+  const ObjectStore store = make_store(dir);
+  // Larger than one chunk, so the two-thread pipeline runs.
+  const std::string content = random_bytes((5 << 20) + 123, 1);
+  dir.write("big.bin", content);
+  Progress progress;
+  const StagedObject staged = store.stage(dir / "big.bin", content.size(), &progress);
+  CHECK(staged.sha256 == Sha256::hex_of(content));
+  CHECK(staged.size == content.size());
+  CHECK(progress.done_bytes == content.size());
+  REQUIRE_FALSE(staged.temp.empty());
+  CHECK_FALSE(store.contains(staged.sha256));
+  store.publish({staged});
+  REQUIRE(store.contains(staged.sha256));
+  const fs::path object = store.object_path(staged.sha256);
+  CHECK(object.parent_path().filename() == staged.sha256.substr(0, 2));
+  CHECK(read_file(object) == content);
+  struct stat st {};
+  REQUIRE(::stat(object.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0444);
+  CHECK(fs::is_empty(store.temp_dir()));
+}
+
+TEST_CASE("bytes the store holds are not written again", "[store]") {
+  test::TempDir dir;
+  const ObjectStore store = make_store(dir);
+  dir.write("a", "same bytes");
+  dir.write("b", "same bytes");
+  store.publish({store.stage(dir / "a", 10, nullptr)});
+  const StagedObject again = store.stage(dir / "b", 10, nullptr);
+  CHECK(again.temp.empty());
+  CHECK(fs::is_empty(store.temp_dir()));
+}
+
+TEST_CASE("a file that changed size since the scan is refused", "[store]") {
+  test::TempDir dir;
+  const ObjectStore store = make_store(dir);
+  dir.write("a", "12345");
+  try {
+    store.stage(dir / "a", 4, nullptr);
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("changed while being read"));
+  }
+  CHECK(fs::is_empty(store.temp_dir()));
+}
+
+TEST_CASE("discard removes staged files", "[store]") {
+  test::TempDir dir;
+  const ObjectStore store = make_store(dir);
+  dir.write("a", "abc");
+  const StagedObject s = store.stage(dir / "a", 3, nullptr);
+  CHECK_FALSE(fs::is_empty(store.temp_dir()));
+  ObjectStore::discard({s});
+  CHECK(fs::is_empty(store.temp_dir()));
+}
+
+TEST_CASE("stale temporary files of dead processes are removed", "[store]") {
+  test::TempDir dir;
+  const ObjectStore store = make_store(dir);
+  dir.write("reg/tmp/999999999-deadbeef0.tmp", "partial");
+  const fs::path mine = dir.write("reg/tmp/" + temp_name(), "mine");
+  store.remove_stale_temps();
+  CHECK_FALSE(fs::exists(dir / "reg/tmp/999999999-deadbeef0.tmp"));
+  CHECK(fs::exists(mine));
+}
+
+TEST_CASE("hash_file and copy_and_hash agree with Sha256", "[store]") {
+  test::TempDir dir;
+  const std::string content = random_bytes(3 << 20, 2);
+  dir.write("f", content);
+  CHECK(hash_file(dir / "f", nullptr).sha256 == Sha256::hex_of(content));
+  UniqueFd out = open_file(dir / "copy", O_WRONLY | O_CREAT | O_EXCL, 0644);
+  const HashedFile copied = copy_and_hash(dir / "f", out.get(), dir / "copy", nullptr);
+  out.close_checked(dir / "copy");
+  CHECK(copied.sha256 == Sha256::hex_of(content));
+  CHECK(read_file(dir / "copy") == content);
+}
