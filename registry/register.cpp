@@ -97,6 +97,11 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
   return p;
 }
 
+bool has_metadata(const RegisterRequest& r) {
+  return !r.metrics.empty() || !r.params.empty() || !r.labels.empty() || !r.owner.empty() ||
+         !r.description.empty();
+}
+
 bool same_metadata(sql::Db& db, const VersionRecord& existing, const RegisterRequest& r) {
   const VersionMetadata meta = load_metadata(db, existing.id);
   return meta.metrics == r.metrics && meta.params == r.params && meta.labels == r.labels &&
@@ -170,7 +175,7 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
       }
       ObjectStore::discard(ingested.staged);
       result.version = *existing;
-      result.metadata_differs = !same_metadata(db, *existing, r);
+      result.metadata_differs = has_metadata(r) && !same_metadata(db, *existing, r);
       return result;
     }
     const Json payload =

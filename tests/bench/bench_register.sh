@@ -12,6 +12,7 @@
 #                  works in a fresh subdirectory of it and removes that at exit
 # BENCH_RUNS       timed runs per measurement, the median is reported (default 5)
 # BENCH_SEED       seed for the generated data (default 42)
+# BENCH_SETTLE     seconds to wait after `sync` before each timed write (default 1)
 #
 # Cases:
 #   1. one 1 GiB file:   openssl dgst, sha256sum, register (copy, reference)
@@ -27,7 +28,8 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LASTMILE=$(realpath "${1:-$REPO_ROOT/build/lastmile}")
 RUNS=${BENCH_RUNS:-5}
 SEED=${BENCH_SEED:-42}
-readonly REPO_ROOT LASTMILE RUNS SEED
+SETTLE=${BENCH_SETTLE:-1}
+readonly REPO_ROOT LASTMILE RUNS SEED SETTLE
 
 # Targets, from the design notes.
 readonly TARGET_COPY_RATIO=1.3      # copy-mode register <= 1.3x openssl dgst
@@ -82,6 +84,12 @@ median() {  # median of the integers given as arguments
 }
 # shellcheck disable=SC2086  # word splitting wanted: one sample a word
 median_us() { median ${SAMPLES[$1]}; }
+# "min-max" of a key's samples, in seconds: how noisy the median is.
+spread() {
+  # shellcheck disable=SC2086  # one sample a word
+  printf '%s\n' ${SAMPLES[$1]} | sort -n |
+    awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f-%.3f s", lo / 1e6, hi / 1e6 }'
+}
 
 us_to_s() { awk -v u="$1" 'BEGIN { printf "%.3f s", u / 1e6 }'; }
 us_to_ms() { awk -v u="$1" 'BEGIN { printf "%.1f ms", u / 1e3 }'; }
@@ -147,8 +155,13 @@ for i, size in enumerate(sizes):
 # Reads everything once so every tool hashes from the page cache, not the disk.
 warm_cache() { find "$1" -type f -print0 | xargs -0 cat >/dev/null; }
 
-# Writeback of earlier runs' dirty pages must not land in a later timed span.
-settle() { sync; }
+# Writeback of earlier runs' dirty pages must not land in a later timed span,
+# and the kernel work that follows freeing a GiB of page cache (on VMs,
+# returning it to the host) must not steal a core from it either.
+settle() {
+  sync
+  sleep "$SETTLE"
+}
 
 # lastmile against the registry in $1. main() runs everything from $WORK, which
 # is not a git work tree, so no provenance lookup of some other repo is timed.
@@ -170,8 +183,6 @@ openssl_tree() {
   mapfile -d '' files < <(find "$1" -type f -print0)
   openssl dgst -sha256 "${files[@]}"
 }
-# Copy and fsync without hashing: the floor for a copy-mode register.
-copy_fsync() { dd if="$1" of="$2" bs=1M conv=fsync status=none; }
 
 json_field() {  # FIELD < JSON: one top-level number from lastmile's --json
   python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
@@ -190,8 +201,11 @@ bench_single_file() {
     warm_cache "$file"
     measure file.openssl openssl dgst -sha256 "$file"
     measure file.sha256sum sha256sum "$file"
+    # What copy mode does besides hashing, split in two: writing the bytes
+    # into the page cache, then fsync (coreutils `sync FILE` fsyncs FILE).
     settle
-    measure file.ddfsync copy_fsync "$file" "$WORK/data/copy.bin"
+    measure file.write dd if="$file" of="$WORK/data/copy.bin" bs=1M status=none
+    measure file.fsync sync "$WORK/data/copy.bin"
     rm -f "$WORK/data/copy.bin"
     fresh_registry "$reg"
     settle
@@ -202,22 +216,27 @@ bench_single_file() {
   done
   rm -rf "$reg"
 
-  local ossl sum dd copy ref
+  local ossl sum write fsync copy ref
   ossl=$(median_us file.openssl)
   sum=$(median_us file.sha256sum)
-  dd=$(median_us file.ddfsync)
+  write=$(median_us file.write)
+  fsync=$(median_us file.fsync)
   copy=$(median_us file.copy)
   ref=$(median_us file.reference)
   OPENSSL_1G_US=$ossl  # case 3 compares verify --deep with it
   row "1 GiB file" "openssl dgst -sha256 (reference)" "$(us_to_s "$ossl")" "1.00x" "" ""
   row "1 GiB file" "sha256sum" "$(us_to_s "$sum")" "$(ratio "$sum" "$ossl")" "" ""
-  row "1 GiB file" "dd bs=1M conv=fsync (copy+fsync, no hash)" "$(us_to_s "$dd")" \
-    "$(ratio "$dd" "$ossl")" "" "info"
+  row "1 GiB file" "dd bs=1M (write to page cache, no hash)" "$(us_to_s "$write")" \
+    "$(ratio "$write" "$ossl")" "" "info"
+  row "1 GiB file" "fsync of that copy (sync FILE)" "$(us_to_s "$fsync")" \
+    "$(ratio "$fsync" "$ossl")" "" "info"
   row "1 GiB file" "lastmile register --store copy" "$(us_to_s "$copy")" \
     "$(ratio "$copy" "$ossl")" "<= ${TARGET_COPY_RATIO}x" \
     "$(pass_if "$(awk -v a="$copy" -v b="$ossl" 'BEGIN { print a / b }')" "<=" "$TARGET_COPY_RATIO")"
   row "1 GiB file" "lastmile register --store reference" "$(us_to_s "$ref")" \
     "$(ratio "$ref" "$ossl")" "" "info"
+  note "1 GiB spread (min-max): openssl $(spread file.openssl), dd write $(spread file.write)," \
+    "fsync $(spread file.fsync), copy $(spread file.copy), reference $(spread file.reference)"
 }
 
 bench_tree() {
@@ -258,7 +277,9 @@ bench_tree() {
   row "$label" "lastmile register --store reference" "$(us_to_s "$ref")" \
     "$(ratio "$ref" "$sum") / $(ratio "$ref" "$ossl") openssl" "beat 1 core" \
     "$(pass_if "$ref" "<" "$best")"
-  note "case 2 ratios are to sha256sum / to openssl; lastmile uses $(nproc) cores."
+  note "case 2 ratios are to sha256sum / to openssl; lastmile uses $(nproc) cores." \
+    "Spread (min-max): sha256sum $(spread tree.sha256sum), openssl $(spread tree.openssl)," \
+    "copy $(spread tree.copy), reference $(spread tree.reference)"
 }
 
 # verify_once KEY REF [--deep]: one timed verify, noting how many files it rehashed.
@@ -368,7 +389,8 @@ machine_facts() {
   echo "- cores (nproc): $(nproc)"
   echo "- CPU: ${cpu:-unknown}"
   echo "- SHA extensions (sha_ni / sha2): $sha"
-  echo "- memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "- memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo);" \
+    "first touch of 1 GiB of fresh memory: $FIRST_TOUCH"
   echo "- filesystem of the work dir: $fs"
   echo "- kernel: $(uname -sr); $(openssl version); $(sha256sum --version | head -n 1)"
   echo "- runs per measurement: $RUNS (median reported), seed $SEED"
@@ -388,6 +410,20 @@ print_report() {
   for n in "${NOTES[@]}"; do echo "- $n"; done
 }
 
+# Seconds to fault in 1 GiB of new anonymous memory. Near 0.1 s on bare metal;
+# on VMs that hand freed memory back to the host it can be ~1 s, and then
+# every new page-cache page costs that too, which inflates copy-mode writes.
+first_touch_cost() {
+  python3 -c '
+import mmap, time
+m = mmap.mmap(-1, 1 << 30)
+t = time.perf_counter()
+for off in range(0, 1 << 30, 4096):
+    m[off] = 1
+print("%.2f s" % (time.perf_counter() - t))
+'
+}
+
 main() {
   [[ -x $LASTMILE ]] || die "no lastmile binary at $LASTMILE (pass its path as \$1)"
   local tool
@@ -400,6 +436,7 @@ main() {
   ((free >= MIN_FREE_GIB)) || die "$free GiB free in $WORK, need $MIN_FREE_GIB GiB"
   say "work dir $WORK ($free GiB free), lastmile $LASTMILE"
   cd "$WORK"
+  FIRST_TOUCH=$(first_touch_cost)
 
   bench_single_file
   bench_tree

@@ -38,7 +38,7 @@ std::string man_synopsis(const std::string& page) {
 
 }  // namespace
 
-TEST_CASE("--version prints the version", "[e2e][cli]") {
+TEST_CASE("lastmile --version prints the version", "[e2e][cli]") {
   Sandbox sb;
   const auto r = sb.run({"--version"});
   CHECK(r.rc == 0);
@@ -140,7 +140,7 @@ TEST_CASE("global options work before and after the command", "[e2e][cli]") {
   CHECK_THAT(bad.err, Catch::Contains("invalid --color 'sometimes'"));
 }
 
-TEST_CASE("--color always colours and NO_COLOR is honoured", "[e2e][cli]") {
+TEST_CASE("colour: --color always colours and NO_COLOR is honoured", "[e2e][cli]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);
   sb.write("m.bin", "w");
@@ -153,7 +153,7 @@ TEST_CASE("--color always colours and NO_COLOR is honoured", "[e2e][cli]") {
              !Catch::Contains("\033["));
 }
 
-TEST_CASE("-C runs as if started in another directory", "[e2e][cli]") {
+TEST_CASE("option -C runs as if started in another directory", "[e2e][cli]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);
   sb.write("m.bin", "w");

@@ -50,7 +50,7 @@ TEST_CASE("outside git the registry goes in the current directory", "[e2e][init]
   CHECK(fs::exists(sb.repo() / ".lastmile/registry.db"));
 }
 
-TEST_CASE("--registry and LASTMILE_REGISTRY choose the directory", "[e2e][init]") {
+TEST_CASE("options --registry and LASTMILE_REGISTRY choose the directory", "[e2e][init]") {
   Sandbox sb;
   const fs::path elsewhere = sb.root() / "shared-registry";
   CHECK(sb.run({"--registry", elsewhere.string(), "init"}).rc == 0);

@@ -229,7 +229,7 @@ TEST_CASE("the actor comes from LASTMILE_ACTOR, then CI, then git, then $USER", 
   CHECK(sb.run({"show", "e", "--json"}).json()["registered_by"].get<std::string>().rfind("ada@", 0) == 0);
 }
 
-TEST_CASE("--store reference records hashes and the path without copying", "[e2e][register]") {
+TEST_CASE("store mode reference records hashes and the path without copying", "[e2e][register]") {
   Sandbox sb;
   ready(sb);
   sb.write("big/w.bin", std::string(100000, 'w'));

@@ -93,6 +93,9 @@ TEST_CASE("a version never changes: same bytes no-op, other bytes refused", "[re
   CHECK_FALSE(again.metadata_differs);
   r.owner = "someone else";
   CHECK(register_version(reg, r, nullptr).metadata_differs);
+  r.owner.clear();
+  r.version = parse_semver("1.0.0");
+  CHECK_FALSE(register_version(reg, r, nullptr).metadata_differs);  // none given
   r.path = f.dir / "b.bin";
   r.path = f.dir / "b.bin";
   CHECK(code_of([&] { register_version(reg, r, nullptr); }) == ExitCode::check_failed);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Set up, build and run lastmile on a fresh Debian 12 machine.
+#
+#   ./build.sh demo    install what is missing, build, run the demo
+#   ./build.sh test    install what is missing, build, run every test suite,
+#                      then again under AddressSanitizer and UBSan
+#   ./build.sh build   install what is missing and build only
+#
+# Packages are installed with apt-get (as root, or through sudo).
+set -euo pipefail
+
+cd "$(dirname "$0")"
+readonly jobs=$(nproc 2>/dev/null || echo 2)
+readonly packages=(
+  cmake ninja-build g++ pkg-config git groff-base
+  libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2
+)
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+install_missing_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# build DIR [cmake args...]
+build() {
+  local dir=$1
+  shift
+  say "building in $dir"
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  ninja -C "$dir" -j "$jobs"
+}
+
+run_tests() {
+  local dir=$1
+  say "testing $dir"
+  ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 600
+}
+
+case "${1:-}" in
+  demo)
+    install_missing_packages
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    say "demo"
+    scripts/demo.sh build/lastmile
+    ;;
+  test)
+    install_missing_packages
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    run_tests build
+    say "demo (as a test)"
+    scripts/demo.sh build/lastmile >/dev/null
+    build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      run_tests build-sanitize
+    say "all tests passed"
+    ;;
+  build)
+    install_missing_packages
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    ;;
+  *)
+    echo "usage: $0 demo|test|build" >&2
+    exit 64
+    ;;
+esac
