@@ -57,8 +57,6 @@ case "${1:-}" in
     install_missing_packages
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     run_tests build
-    say "demo (as a test)"
-    scripts/demo.sh build/lastmile >/dev/null
     build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_tests build-sanitize

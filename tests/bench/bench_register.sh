@@ -393,7 +393,9 @@ machine_facts() {
     "first touch of 1 GiB of fresh memory: $FIRST_TOUCH"
   echo "- filesystem of the work dir: $fs"
   echo "- kernel: $(uname -sr); $(openssl version); $(sha256sum --version | head -n 1)"
-  echo "- runs per measurement: $RUNS (median reported), seed $SEED"
+  echo "- other load (CPU busy over 1 s with the benchmark idle):" \
+    "${BUSY_BEFORE}% before, $(cpu_busy_percent)% after"
+  echo "- runs per measurement: $RUNS (median reported), seed $SEED, settle ${SETTLE}s after sync"
 }
 
 print_report() {
@@ -424,6 +426,18 @@ print("%.2f s" % (time.perf_counter() - t))
 '
 }
 
+# Percent of all cores busy over one second, before we start: other work on
+# the machine (a build, a test suite) skews every figure, multi-core ones most.
+cpu_busy_percent() {
+  local -a a b
+  read -ra a </proc/stat
+  sleep 1
+  read -ra b </proc/stat
+  # fields: cpu user nice system idle iowait irq softirq steal
+  awk -v busy=$(( (b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) - (a[1] + a[2] + a[3] + a[6] + a[7] + a[8]) )) \
+    -v idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) 'BEGIN { printf "%d", 100 * busy / (busy + idle) }'
+}
+
 main() {
   [[ -x $LASTMILE ]] || die "no lastmile binary at $LASTMILE (pass its path as \$1)"
   local tool
@@ -437,6 +451,10 @@ main() {
   say "work dir $WORK ($free GiB free), lastmile $LASTMILE"
   cd "$WORK"
   FIRST_TOUCH=$(first_touch_cost)
+  BUSY_BEFORE=$(cpu_busy_percent)
+  if ((BUSY_BEFORE > 10)); then
+    say "warning: the machine is ${BUSY_BEFORE}% busy before the benchmark; figures will be skewed"
+  fi
 
   bench_single_file
   bench_tree
