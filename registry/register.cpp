@@ -158,6 +158,7 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
   registry.store().remove_stale_temps();
   Ingested ingested = ingest(registry, scan, r.store, progress);
   try {
+    ObjectStore::sync_staged(ingested.staged);  // before the lock: it may take a while
     const std::string digest = manifest_digest(ingested.manifest);
     const auto provenance = git::read_provenance(r.cwd);
     sql::Db& db = registry.db();

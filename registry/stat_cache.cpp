@@ -16,6 +16,11 @@ StatEntry make_stat_entry(const struct stat& st, std::string sha256, std::int64_
   return e;
 }
 
+bool same_stat(const struct stat& a, const struct stat& b) {
+  return a.st_size == b.st_size && mtime_ns(a) == mtime_ns(b) && ctime_ns(a) == ctime_ns(b) &&
+         a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 bool stat_matches(const StatEntry& e, const struct stat& st) {
   return !e.racy && e.size == static_cast<std::uint64_t>(st.st_size) &&
          e.mtime_ns == mtime_ns(st) && e.ctime_ns == ctime_ns(st) &&

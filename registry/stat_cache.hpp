@@ -26,9 +26,12 @@ struct StatEntry {
 
 // A stat taken within this window of the file's last change cannot prove
 // that nothing changed since: file times tick in steps of a few ms.
-inline constexpr std::int64_t k_racy_window_ns = 50'000'000;
+inline constexpr std::int64_t k_racy_window_ns = 20'000'000;
 
 StatEntry make_stat_entry(const struct stat& st, std::string sha256, std::int64_t now_ns);
+
+// True when two stats of one path show no change in between.
+bool same_stat(const struct stat& a, const struct stat& b);
 
 // True when `st` still describes the file `entry` was recorded for, and
 // the entry was not racy.

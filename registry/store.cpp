@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <memory>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -14,6 +16,7 @@
 
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
+#include "registry/core/parallel.hpp"
 #include "registry/core/sha256.hpp"
 
 namespace lm {
@@ -22,14 +25,45 @@ namespace {
 
 constexpr std::size_t k_chunk = 1 << 20;  // 1 MiB
 constexpr std::size_t k_buffers = 4;      // chunks in flight between reader and writer
+constexpr std::size_t k_direct_align = 4096;
 constexpr std::uint64_t k_writeback_every = 16ull << 20;
+// Files at least this large are written with O_DIRECT: copying a model of
+// many GiB through the page cache costs more than the hash, evicts what
+// other programs cache, and leaves a long fsync at the end.
+constexpr std::uint64_t k_direct_min = 16ull << 20;
+
+struct FreeDeleter {
+  void operator()(char* p) const noexcept { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<char, FreeDeleter>;
+
+AlignedBuffer aligned_buffer(std::size_t size) {
+  void* p = std::aligned_alloc(k_direct_align, size);
+  if (p == nullptr) throw std::bad_alloc();
+  return AlignedBuffer(static_cast<char*>(p));
+}
+
+// Writes `size` bytes at the end of a file opened with O_DIRECT. Direct I/O
+// needs whole blocks, so the tail of the last chunk goes through the page
+// cache once O_DIRECT is switched off.
+void write_direct(int fd, const char* data, std::size_t size, const fs::path& path) {
+  const std::size_t whole = size - size % k_direct_align;
+  if (whole > 0) write_all(fd, data, whole, path);
+  if (whole == size) return;
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) {
+    throw system_error(errno, "cannot write " + quote(path.string()));
+  }
+  write_all(fd, data + whole, size - whole, path);
+}
 
 // Writes chunks on its own thread so that writing overlaps hashing; keeps
 // at most k_buffers chunks in memory whatever the file size.
 class ChunkWriter {
  public:
-  ChunkWriter(int fd, fs::path path) : m_fd(fd), m_path(std::move(path)) {
-    for (auto& buffer : m_buffers) buffer.resize(k_chunk);
+  ChunkWriter(int fd, fs::path path, bool direct)
+      : m_fd(fd), m_path(std::move(path)), m_direct(direct) {
+    for (auto& buffer : m_buffers) buffer = aligned_buffer(k_chunk);
     for (std::size_t i = 0; i < k_buffers; ++i) m_free.push_back(i);
     m_thread = std::thread([this] { run(); });
   }
@@ -51,7 +85,7 @@ class ChunkWriter {
     m_free.pop_front();
     return index;
   }
-  char* data(std::size_t index) { return m_buffers[index].data(); }
+  char* data(std::size_t index) { return m_buffers[index].get(); }
   // Queues `size` bytes of buffer `index` for writing.
   void submit(std::size_t index, std::size_t size) { push(index, size); }
   // Waits until everything queued is written; rethrows a write error.
@@ -74,8 +108,18 @@ class ChunkWriter {
     lock.unlock();
     std::rethrow_exception(error);
   }
+  void write_chunk(const char* data, std::size_t size) {
+    if (m_direct) return write_direct(m_fd, data, size, m_path);
+    write_all(m_fd, data, size, m_path);
+    m_written += size;
+    if (m_written - m_flushed >= k_writeback_every) {
+      // Start writeback early so the final fsync has little left to do.
+      ::sync_file_range(m_fd, static_cast<off_t>(m_flushed),
+                        static_cast<off_t>(m_written - m_flushed), SYNC_FILE_RANGE_WRITE);
+      m_flushed = m_written;
+    }
+  }
   void run() {
-    std::uint64_t written = 0, flushed = 0;
     for (;;) {
       std::pair<std::size_t, std::size_t> job;
       {
@@ -86,14 +130,7 @@ class ChunkWriter {
       }
       if (job.second == 0) return;
       try {
-        if (!m_error) write_all(m_fd, m_buffers[job.first].data(), job.second, m_path);
-        written += job.second;
-        if (written - flushed >= k_writeback_every) {
-          // Start writeback early so the final fsync has little left to do.
-          ::sync_file_range(m_fd, static_cast<off_t>(flushed),
-                            static_cast<off_t>(written - flushed), SYNC_FILE_RANGE_WRITE);
-          flushed = written;
-        }
+        if (!m_error) write_chunk(m_buffers[job.first].get(), job.second);
       } catch (...) {
         std::lock_guard lock(m_mutex);
         m_error = std::current_exception();
@@ -108,7 +145,10 @@ class ChunkWriter {
 
   int m_fd;
   fs::path m_path;
-  std::vector<char> m_buffers[k_buffers];
+  bool m_direct;
+  std::uint64_t m_written = 0;
+  std::uint64_t m_flushed = 0;
+  AlignedBuffer m_buffers[k_buffers];
   std::deque<std::size_t> m_free;
   std::deque<std::pair<std::size_t, std::size_t>> m_full;
   std::mutex m_mutex;
@@ -123,13 +163,26 @@ UniqueFd open_for_reading(const fs::path& path) {
   return fd;
 }
 
+// Reads until `size` bytes or the end of the file, so that only the last
+// chunk of a file is short (direct I/O writes whole blocks).
+std::size_t read_full(int fd, char* data, std::size_t size, const fs::path& path) {
+  std::size_t total = 0;
+  while (total < size) {
+    const std::size_t n = read_some(fd, data + total, size - total, path);
+    if (n == 0) break;
+    total += n;
+  }
+  return total;
+}
+
 // Reads `in` to the end, hashing each chunk; with `out` >= 0 the chunks are
 // also written to it, on a second thread for files larger than one chunk.
+// `direct`: `out` was opened with O_DIRECT.
 HashedFile pump(int in, const fs::path& in_path, int out, const fs::path& out_path,
-                std::uint64_t size_hint, Progress* progress) {
+                std::uint64_t size_hint, Progress* progress, bool direct = false) {
   Sha256 hash;
   HashedFile result;
-  if (out < 0 || size_hint <= k_chunk) {
+  if (out < 0 || (size_hint <= k_chunk && !direct)) {
     std::vector<char> buffer(std::min<std::uint64_t>(k_chunk, std::max<std::uint64_t>(size_hint, 4096)));
     for (;;) {
       const std::size_t n = read_some(in, buffer.data(), buffer.size(), in_path);
@@ -140,10 +193,10 @@ HashedFile pump(int in, const fs::path& in_path, int out, const fs::path& out_pa
       advance(progress, n);
     }
   } else {
-    ChunkWriter writer(out, out_path);
+    ChunkWriter writer(out, out_path, direct);
     for (;;) {
       const std::size_t index = writer.acquire();
-      const std::size_t n = read_some(in, writer.data(index), k_chunk, in_path);
+      const std::size_t n = read_full(in, writer.data(index), k_chunk, in_path);
       if (n == 0) {
         writer.finish();
         break;
@@ -156,6 +209,21 @@ HashedFile pump(int in, const fs::path& in_path, int out, const fs::path& out_pa
   }
   result.sha256 = hash.hex_final();
   return result;
+}
+
+// Creates the temporary file for an object; large ones with O_DIRECT where
+// the file system supports it. Returns whether O_DIRECT is on.
+bool create_temp(const fs::path& temp, std::uint64_t size, UniqueFd& out) {
+  if (size >= k_direct_min) {
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0444);
+    if (fd >= 0) {
+      out = UniqueFd(fd);
+      return true;
+    }
+    if (errno != EINVAL) throw system_error(errno, "cannot open " + quote(temp.string()));
+  }
+  out = open_file(temp, O_WRONLY | O_CREAT | O_EXCL, 0444);
+  return false;
 }
 
 }  // namespace
@@ -175,10 +243,12 @@ StagedObject ObjectStore::stage(const fs::path& source, std::uint64_t expected_s
                                 Progress* progress) const {
   UniqueFd in = open_for_reading(source);
   const fs::path temp = m_temp / temp_name();
-  UniqueFd out = open_file(temp, O_WRONLY | O_CREAT | O_EXCL, 0444);
+  UniqueFd out;
+  const bool direct = create_temp(temp, expected_size, out);
   StagedObject staged;
   try {
-    const HashedFile hashed = pump(in.get(), source, out.get(), temp, expected_size, progress);
+    const HashedFile hashed =
+        pump(in.get(), source, out.get(), temp, expected_size, progress, direct);
     if (hashed.size != expected_size) {
       throw Error(ExitCode::error,
                   "cannot register " + quote(source.string()) + ": it changed while being read",
@@ -190,7 +260,8 @@ StagedObject ObjectStore::stage(const fs::path& source, std::uint64_t expected_s
       ::unlink(temp.c_str());  // never written twice: the store has these bytes
       return staged;
     }
-    fsync_fd(out.get(), temp);
+    // Start writing back now; sync_staged() waits for it, all files at once.
+    if (!direct) ::sync_file_range(out.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     out.close_checked(temp);
     staged.temp = temp;
     return staged;
@@ -198,6 +269,14 @@ StagedObject ObjectStore::stage(const fs::path& source, std::uint64_t expected_s
     ::unlink(temp.c_str());
     throw;
   }
+}
+
+void ObjectStore::sync_staged(const std::vector<StagedObject>& staged) {
+  parallel_for(staged.size(), worker_count(), [&](std::size_t i) {
+    if (staged[i].temp.empty()) return;
+    UniqueFd fd = open_file(staged[i].temp, O_RDONLY);
+    fsync_fd(fd.get(), staged[i].temp);
+  });
 }
 
 void ObjectStore::publish(const std::vector<StagedObject>& staged) const {

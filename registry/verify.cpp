@@ -54,9 +54,10 @@ void check_link(FileCheck& c) {
   }
 }
 
-void check_file(FileCheck& c, bool deep, Progress* progress, std::int64_t now) {
+void check_file(FileCheck& c, bool deep, Progress* progress) {
   if (!c.link.empty()) return check_link(c);
   const auto st = lstat_path(c.path);
+  const std::int64_t stat_time = now_ns();
   if (!st) {
     c.kind = "missing";
     c.expected = c.expected_sha256;
@@ -94,7 +95,12 @@ void check_file(FileCheck& c, bool deep, Progress* progress, std::int64_t now) {
                 hashed.sha256;
     return;
   }
-  if (const auto after = lstat_path(c.path)) c.confirmed = make_stat_entry(*after, c.expected_sha256, now);
+  // Trust this stat later only if the file did not change while it was
+  // hashed, and its last change is old enough to show up in its times.
+  const auto after = lstat_path(c.path);
+  if (after && same_stat(*st, *after)) {
+    c.confirmed = make_stat_entry(*st, c.expected_sha256, stat_time);
+  }
 }
 
 // Compares the tables with the registration event, which the chain protects.
@@ -209,10 +215,9 @@ VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
     report.versions.push_back({std::move(v), mine.size(), true});
   }
   if (progress) progress->total_files = checks.size();
-  const std::int64_t now = now_ns();
   parallel_for(checks.size(), worker_count(), [&](std::size_t i) {
     try {
-      check_file(checks[i], deep, progress, now);
+      check_file(checks[i], deep, progress);
     } catch (const Error& e) {
       checks[i].kind = "unreadable";
       checks[i].expected = checks[i].expected_sha256;

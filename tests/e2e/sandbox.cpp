@@ -141,7 +141,7 @@ Sandbox::~Sandbox() {
 
 std::map<std::string, std::string> Sandbox::base_env() const {
   const std::string home = (m_root / "home").string();
-  return {
+  std::map<std::string, std::string> env = {
       {"PATH", parent_env("PATH").empty() ? "/usr/bin:/bin" : parent_env("PATH")},
       {"HOME", home},
       {"XDG_CONFIG_HOME", home + "/.config"},
@@ -155,6 +155,7 @@ std::map<std::string, std::string> Sandbox::base_env() const {
       {"USER", "ada"},
       {"TERM", "dumb"},
   };
+  return env;
 }
 
 fs::path Sandbox::write(const fs::path& rel, const std::string& content) {

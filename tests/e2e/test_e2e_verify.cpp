@@ -101,7 +101,7 @@ TEST_CASE("a change that keeps size and mtime is still caught without --deep", "
 TEST_CASE("unchanged files are answered from the stat cache; --deep rehashes", "[e2e][verify]") {
   Sandbox sb;
   populate(sb);
-  // A stat taken within 50 ms of a file's last change is not trusted; wait
+  // A stat taken within 20 ms of a file's last change is not trusted; wait
   // that out, then let one verify confirm the hashes.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   sb.run({"verify"});
