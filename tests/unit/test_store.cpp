@@ -55,6 +55,21 @@ TEST_CASE("staging hashes and copies in one pass, publish names the object", "[s
   CHECK(fs::is_empty(store.temp_dir()));
 }
 
+TEST_CASE("large files go through direct I/O, partial last block included", "[store]") {
+  for (const std::size_t size : {std::size_t{16} << 20, (std::size_t{17} << 20) + 123}) {
+    INFO(size);
+    test::TempDir dir;
+    const ObjectStore store = make_store(dir);
+    const std::string content = random_bytes(size, 3);
+    dir.write("big.bin", content);
+    const StagedObject staged = store.stage(dir / "big.bin", size, nullptr);
+    ObjectStore::sync_staged({staged});
+    store.publish({staged});
+    CHECK(staged.sha256 == Sha256::hex_of(content));
+    CHECK(read_file(store.object_path(staged.sha256)) == content);
+  }
+}
+
 TEST_CASE("bytes the store holds are not written again", "[store]") {
   test::TempDir dir;
   const ObjectStore store = make_store(dir);
