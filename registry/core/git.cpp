@@ -2,15 +2,20 @@
 
 #include <git2.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "registry/core/error.hpp"
 
 namespace lm::git {
-
-LibGit2::LibGit2() { git_libgit2_init(); }
-LibGit2::~LibGit2() { git_libgit2_shutdown(); }
 
 namespace {
 
@@ -31,7 +36,17 @@ struct ConfigFree {
 };
 using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
 
+// Initialises libgit2 once, thread-safely; shut down when the process exits.
+void ensure_libgit2() {
+  struct Library {
+    Library() { git_libgit2_init(); }
+    ~Library() { git_libgit2_shutdown(); }
+  };
+  static const Library library;
+}
+
 RepoPtr open_repository(const std::filesystem::path& start) {
+  ensure_libgit2();
   git_repository* raw = nullptr;
   const char* ceiling = std::getenv("GIT_CEILING_DIRECTORIES");
   if (git_repository_open_ext(&raw, start.c_str(), 0, ceiling) != 0) return nullptr;
@@ -88,7 +103,85 @@ std::string remote_url(git_repository* repo) {
 
 }  // namespace
 
+namespace {
+
+std::vector<std::filesystem::path> ceiling_directories() {
+  std::vector<std::filesystem::path> dirs;
+  const char* env = std::getenv("GIT_CEILING_DIRECTORIES");
+  if (env == nullptr) return dirs;
+  std::string_view rest(env);
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    const std::filesystem::path dir(std::string(rest.substr(0, colon)));
+    if (dir.is_absolute()) dirs.push_back(dir.lexically_normal());
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return dirs;
+}
+
+enum class DotGit { none, work_tree, unsure };
+
+// What `dir/.git` says about `dir`: the top of a work tree (a git directory
+// with HEAD, or a "gitdir:" file as worktrees and submodules have), nothing,
+// or something only libgit2 can judge.
+DotGit inspect_dot_git(const std::filesystem::path& dir) {
+  struct stat st {};
+  const std::filesystem::path dot_git = dir / ".git";
+  if (::stat(dot_git.c_str(), &st) != 0) return errno == ENOENT ? DotGit::none : DotGit::unsure;
+  if (S_ISDIR(st.st_mode)) {
+    return ::access((dot_git / "HEAD").c_str(), F_OK) == 0 ? DotGit::work_tree : DotGit::unsure;
+  }
+  char head[8] = {};
+  std::FILE* f = std::fopen(dot_git.c_str(), "r");
+  if (f == nullptr) return DotGit::unsure;
+  const std::size_t n = std::fread(head, 1, sizeof head - 1, f);
+  std::fclose(f);
+  return std::string_view(head, n) == "gitdir:" ? DotGit::work_tree : DotGit::unsure;
+}
+
+// A directory that is itself a git directory (a bare repository).
+bool is_git_dir(const std::filesystem::path& dir) {
+  return ::access((dir / "HEAD").c_str(), F_OK) == 0 &&
+         ::access((dir / "objects").c_str(), F_OK) == 0 &&
+         ::access((dir / "refs").c_str(), F_OK) == 0;
+}
+
+bool inside_git_dir(const std::filesystem::path& path) {
+  for (const auto& part : path) {
+    if (part == ".git") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::optional<std::filesystem::path> work_tree_top(const std::filesystem::path& start) {
+  const char* git_dir = std::getenv("GIT_DIR");
+  if ((git_dir && *git_dir) || !start.is_absolute() || inside_git_dir(start)) {
+    return work_tree_top_libgit2(start);
+  }
+  const auto ceilings = ceiling_directories();
+  std::filesystem::path dir = start.lexically_normal();
+  if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path()) dir = dir.parent_path();
+  for (;;) {
+    if (is_git_dir(dir)) return work_tree_top_libgit2(start);
+    switch (inspect_dot_git(dir)) {
+      case DotGit::work_tree:
+        return dir;
+      case DotGit::unsure:
+        return work_tree_top_libgit2(start);
+      case DotGit::none:
+        break;
+    }
+    const std::filesystem::path parent = dir.parent_path();
+    if (parent == dir) return std::nullopt;
+    if (std::find(ceilings.begin(), ceilings.end(), parent) != ceilings.end()) return std::nullopt;
+    dir = parent;
+  }
+}
+
+std::optional<std::filesystem::path> work_tree_top_libgit2(const std::filesystem::path& start) {
   RepoPtr repo = open_repository(start);
   if (!repo || git_repository_is_bare(repo.get())) return std::nullopt;
   const char* workdir = git_repository_workdir(repo.get());
@@ -112,6 +205,7 @@ std::optional<Provenance> read_provenance(const std::filesystem::path& start) {
 std::optional<std::string> configured_identity(const std::filesystem::path& start) {
   git_config* raw = nullptr;
   RepoPtr repo = open_repository(start);
+  ensure_libgit2();
   const int rc = repo ? git_repository_config_snapshot(&raw, repo.get())
                       : git_config_open_default(&raw);
   if (rc != 0) return std::nullopt;

@@ -8,15 +8,6 @@
 
 namespace lm::git {
 
-// Initialises libgit2 for the lifetime of the object; one lives in main().
-class LibGit2 {
- public:
-  LibGit2();
-  ~LibGit2();
-  LibGit2(const LibGit2&) = delete;
-  LibGit2& operator=(const LibGit2&) = delete;
-};
-
 struct Provenance {
   std::string commit;      // full hex id of HEAD; empty on an unborn branch
   std::string branch;      // short branch name; empty when HEAD is detached
@@ -24,10 +15,19 @@ struct Provenance {
   std::string remote_url;  // "origin" (else the first remote), credentials removed
 };
 
+// libgit2 is initialised on first use and shut down at exit: loading its
+// TLS certificates costs milliseconds that commands which never read git
+// data should not pay.
+
 // Returns the top of the git work tree containing `start`, or nullopt
 // outside a work tree (bare repositories included). GIT_CEILING_DIRECTORIES
-// is honoured as git does.
+// is honoured as git does. The common layouts are recognised by looking for
+// .git without starting libgit2; GIT_DIR and paths inside a git directory
+// are left to libgit2.
 std::optional<std::filesystem::path> work_tree_top(const std::filesystem::path& start);
+
+// work_tree_top as libgit2 answers it; for tests of the fast path.
+std::optional<std::filesystem::path> work_tree_top_libgit2(const std::filesystem::path& start);
 
 // Returns the provenance of the repository containing `start`, or nullopt
 // outside a repository.

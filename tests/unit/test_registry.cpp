@@ -19,7 +19,6 @@ using namespace lm;
 namespace {
 
 struct Fixture {
-  git::LibGit2 libgit2;
   test::TempDir dir;
   RegistryLocation location{dir / ".lastmile", true, false};
 

@@ -1,0 +1,54 @@
+// Finding the work tree: the fast path agrees with libgit2.
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "registry/core/git.hpp"
+#include "tests/unit/helpers.hpp"
+
+using namespace lm;
+namespace fs = std::filesystem;
+
+namespace {
+
+void sh(const std::string& command) {
+  INFO(command);
+  REQUIRE(std::system(("(" + command + ") >/dev/null 2>&1").c_str()) == 0);
+}
+
+// Both answers for `dir`, compared.
+void agree(const fs::path& dir, const std::optional<fs::path>& expected) {
+  INFO(dir.string());
+  CHECK(git::work_tree_top(dir) == expected);
+  CHECK(git::work_tree_top_libgit2(dir) == expected);
+}
+
+}  // namespace
+
+TEST_CASE("work tree discovery agrees with libgit2 across layouts", "[git]") {
+  test::TempDir dir;
+  const fs::path root = dir.path();
+  ::setenv("GIT_CEILING_DIRECTORIES", root.c_str(), 1);
+  sh("cd " + root.string() + " && git init -q main && mkdir -p main/a/b && mkdir plain");
+  sh("cd " + root.string() + "/main && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m x");
+  sh("cd " + root.string() + "/main && git worktree add -q ../linked");
+  sh("git init -q --bare " + root.string() + "/bare.git");
+  agree(root / "main", root / "main");
+  agree(root / "main/a/b", root / "main");
+  agree(root / "linked", root / "linked");
+  agree(root / "plain", std::nullopt);
+  agree(root / "bare.git", std::nullopt);
+  agree(root / "main/.git", root / "main");  // libgit2 knows the work tree of a .git
+  agree(root / "main/.git/refs", root / "main");
+  // A ceiling between the start and the work tree stops the search.
+  ::setenv("GIT_CEILING_DIRECTORIES", (root / "main/a").c_str(), 1);
+  agree(root / "main/a/b", std::nullopt);
+  ::unsetenv("GIT_CEILING_DIRECTORIES");
+}
+
+TEST_CASE("credentials never survive in a remote URL", "[git]") {
+  CHECK(git::strip_credentials("https://bot:token@example.com/x.git") == "https://example.com/x.git");
+  CHECK(git::strip_credentials("https://example.com/x.git") == "https://example.com/x.git");
+  CHECK(git::strip_credentials("git@example.com:team/x.git") == "git@example.com:team/x.git");
+  CHECK(git::strip_credentials("ssh://git@example.com/x@y.git") == "ssh://example.com/x@y.git");
+}
