@@ -30,10 +30,7 @@ int run_history(Context& ctx, const HistoryOptions& o) {
   sql::Db& db = ctx.registry().db();
   if (!o.name.empty()) {
     validate_name(o.name);
-    if (!model_kind(db, o.name)) {
-      throw Error(ExitCode::not_found, "no model or dataset named " + quote(o.name),
-                  "'lastmile list' shows what is registered");
-    }
+    require_model(db, o.name);
   }
   const auto events = load_events(db, o.name, static_cast<std::size_t>(o.limit));
   const Output& out = ctx.out();

@@ -15,12 +15,6 @@ namespace lm {
 
 namespace {
 
-fs::path source_of(const Registry& registry, const VersionRecord& v, const ManifestEntry& e) {
-  if (v.store == "copy") return registry.store().object_path(e.sha256);
-  if (v.file_count == 1 && fs::path(v.source).filename() == e.path) return v.source;
-  return fs::path(v.source) / e.path;
-}
-
 // Creates `dir`, or accepts it when it is an empty directory. Returns true
 // when this call created it.
 bool prepare_target(const fs::path& dir) {
@@ -90,7 +84,7 @@ CheckoutResult checkout(Registry& registry, const Ref& ref, const fs::path& to,
     parallel_for(manifest.size(), worker_count(), [&](std::size_t i) {
       const ManifestEntry& e = manifest[i];
       if (e.is_link()) return;
-      write_file(source_of(registry, result.version, e), to / e.path, e, result.version,
+      write_file(bytes_location(registry.store(), result.version, e), to / e.path, e, result.version,
                  progress);
       file_done(progress);
     });

@@ -84,7 +84,7 @@ std::optional<Semver> highest_version(sql::Db& db, const std::string& name) {
 }
 
 VersionRecord resolve(sql::Db& db, const Ref& ref) {
-  if (!model_kind(db, ref.name)) no_model(ref.name);
+  require_model(db, ref.name);
   switch (ref.kind) {
     case Ref::Kind::version: {
       if (auto v = find_version(db, ref.name, ref.version.key())) return *v;
@@ -132,6 +132,19 @@ VersionRecord resolve(sql::Db& db, const Ref& ref) {
   }
   throw Error(ExitCode::not_found,
               "no version of " + quote(ref.name) + " is in stage " + quote(ref.stage));
+}
+
+void require_model(sql::Db& db, const std::string& name) {
+  if (!model_kind(db, name)) no_model(name);
+}
+
+std::filesystem::path bytes_location(const ObjectStore& store, const VersionRecord& v,
+                                     const ManifestEntry& e) {
+  if (v.store == "copy") return store.object_path(e.sha256);
+  // A single-file artifact was registered by the path of the file itself.
+  const std::filesystem::path source(v.source);
+  if (v.file_count == 1 && source.filename() == e.path) return source;
+  return source / e.path;
 }
 
 Manifest load_manifest(sql::Db& db, std::int64_t version_id) {
@@ -182,7 +195,7 @@ std::vector<ModelSummary> list_models(sql::Db& db) {
 }
 
 std::vector<VersionRecord> list_versions(sql::Db& db, const std::string& name) {
-  if (!model_kind(db, name)) no_model(name);
+  require_model(db, name);
   auto stmt = db.prepare(select_versions("WHERE m.name = ?"));
   stmt.bind(1, name);
   auto versions = collect(stmt);

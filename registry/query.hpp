@@ -11,6 +11,7 @@
 #include "registry/core/sqlite.hpp"
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
+#include "registry/store.hpp"
 
 namespace lm {
 
@@ -68,6 +69,14 @@ std::optional<Semver> highest_version(sql::Db& db, const std::string& name);
 
 // The kind of the model called `name`, or nullopt when there is none.
 std::optional<std::string> model_kind(sql::Db& db, const std::string& name);
+
+// Throws Error(not_found) unless a model or dataset called `name` exists.
+void require_model(sql::Db& db, const std::string& name);
+
+// Where the bytes of one manifest entry are: the store object for a copy,
+// the original file for a reference.
+std::filesystem::path bytes_location(const ObjectStore& store, const VersionRecord& v,
+                                     const ManifestEntry& e);
 
 Manifest load_manifest(sql::Db& db, std::int64_t version_id);
 VersionMetadata load_metadata(sql::Db& db, std::int64_t version_id);

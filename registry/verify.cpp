@@ -33,12 +33,6 @@ struct FileCheck {
   std::optional<StatEntry> confirmed;  // a fresh stat entry to record
 };
 
-fs::path location_of(const Registry& registry, const VersionRecord& v, const ManifestEntry& e) {
-  if (v.store == "copy") return registry.store().object_path(e.sha256);
-  if (v.file_count == 1 && fs::path(v.source).filename() == e.path) return v.source;
-  return fs::path(v.source) / e.path;
-}
-
 void check_link(FileCheck& c) {
   std::error_code ec;
   const auto target = fs::read_symlink(c.path, ec);
@@ -197,7 +191,7 @@ VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
     auto& mine = files_of.emplace_back();
     for (const auto& e : manifest) {
       if (e.is_link() && v.store == "copy") continue;  // recorded in the manifest only
-      const fs::path path = location_of(registry, v, e);
+      const fs::path path = bytes_location(registry.store(), v, e);
       const std::string key = path.string() + '\n' + e.sha256 + '\n' + e.link;
       auto [it, inserted] = index_of.try_emplace(key, checks.size());
       if (inserted) {

@@ -9,7 +9,20 @@
 #include <fstream>
 #include <string>
 
+#include "registry/core/error.hpp"
+
 namespace lm::test {
+
+// The exit code an Error thrown by `fn` carries, or ok when none is thrown.
+template <class Fn>
+ExitCode code_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ExitCode::ok;
+}
 
 namespace fs = std::filesystem;
 

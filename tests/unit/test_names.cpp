@@ -4,21 +4,10 @@
 
 #include "registry/core/error.hpp"
 #include "registry/names.hpp"
+#include "tests/unit/helpers.hpp"
 
 using namespace lm;
-
-namespace {
-
-ExitCode code_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ExitCode::ok;
-}
-
-}  // namespace
+using lm::test::code_of;
 
 TEST_CASE("valid names are accepted", "[names]") {
   for (const char* name : {"churn", "team/churn", "a", "fraud-v2", "x.y_z", "a1/b2/c3", "0abc"}) {

@@ -15,6 +15,7 @@
 #include "tests/unit/helpers.hpp"
 
 using namespace lm;
+using lm::test::code_of;
 
 namespace {
 
@@ -36,15 +37,6 @@ struct Fixture {
     return r;
   }
 };
-
-ExitCode code_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ExitCode::ok;
-}
 
 }  // namespace
 
