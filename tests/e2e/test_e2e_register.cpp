@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "tests/e2e/sandbox.hpp"
 
@@ -260,4 +261,20 @@ TEST_CASE("register --json has a stable shape", "[e2e][register][json]") {
   CHECK(j["ref"] == "churn@0.1.0");
   CHECK(j["created"] == true);
   CHECK(j["new_objects"] == 1);
+}
+
+TEST_CASE("a progress bar appears on a terminal when hashing takes over a second", "[e2e][register][progress]") {
+  Sandbox sb;
+  ready(sb);
+  // A sparse file: no disk used, but 1.5 GiB to hash.
+  const fs::path big = sb.repo() / "big.bin";
+  { std::ofstream f(big); }
+  fs::resize_file(big, std::uint64_t{1536} << 20);
+  const std::string command =
+      std::string(LASTMILE_BIN) + " register big big.bin --store reference";
+  // script(1) runs the command with a pseudo-terminal as its stderr.
+  const auto r = sb.exec({"script", "-qfec", command, "/dev/null"}, {.env = {{"TERM", "xterm"}}});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("hashing [") && Catch::Contains("GiB / 1.5 GiB") &&
+                        Catch::Contains("registered big@0.1.0"));
 }
