@@ -17,6 +17,11 @@ void flatten(const Json& node, const std::string& prefix, std::string_view sourc
              Metrics& out) {
   for (const auto& [key, value] : node.items()) {
     const std::string name = prefix.empty() ? key : prefix + "." + key;
+    // Checked before going deeper: the key limit also bounds the nesting.
+    if (name.size() > k_max_key_bytes) {
+      throw Error(ExitCode::data, "metric name " + quote(name.substr(0, 40) + "...") + " in " +
+                                      quote(source) + " is longer than 128 bytes");
+    }
     if (value.is_object()) {
       flatten(value, name, source, out);
       continue;
@@ -32,7 +37,11 @@ void flatten(const Json& node, const std::string& prefix, std::string_view sourc
       throw Error(ExitCode::data, "metric " + quote(name) + " in " + quote(source) +
                                       " is not a finite number");
     }
-    validate_key(name, "metric in " + quote(source));
+    try {
+      validate_key(name, "metric in " + quote(source));
+    } catch (const Error& e) {
+      throw Error(ExitCode::data, e.what(), e.hint());
+    }
     out[name] = number;
   }
 }

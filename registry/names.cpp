@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::size_t k_max_name_bytes = 128;
 constexpr std::size_t k_max_version_bytes = 128;
+constexpr std::uint64_t k_max_version_number = 9'223'372'036'854'775'807ULL;
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -64,6 +65,8 @@ std::optional<std::uint64_t> parse_core_number(std::string_view s) {
   std::uint64_t value = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  // The registry stores version numbers as signed 64-bit integers.
+  if (value > k_max_version_number) return std::nullopt;
   return value;
 }
 
@@ -185,6 +188,11 @@ Semver parse_semver(std::string_view text) {
 }
 
 Semver bump(const Semver& v, BumpKind kind) {
+  const std::uint64_t part = kind == BumpKind::major ? v.major : kind == BumpKind::minor ? v.minor : v.patch;
+  if (part >= k_max_version_number) {
+    throw Error(ExitCode::usage, "cannot bump " + quote(v.str()) + ": the number would overflow",
+                "give the version with --version");
+  }
   Semver next;
   next.major = v.major;
   next.minor = v.minor;

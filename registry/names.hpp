@@ -39,7 +39,8 @@ struct Semver {
 std::strong_ordering compare(const Semver& a, const Semver& b);
 inline bool operator<(const Semver& a, const Semver& b) { return compare(a, b) < 0; }
 
-// Parses "1.4.0", "v1.4.0", "2.0.0-rc.1+b5"; nullopt when not SemVer.
+// Parses "1.4.0", "v1.4.0", "2.0.0-rc.1+b5"; nullopt when not SemVer or
+// when a number is larger than 2^63 - 1.
 std::optional<Semver> try_parse_semver(std::string_view text);
 // As try_parse_semver, but throws Error(usage) quoting the input.
 Semver parse_semver(std::string_view text);
@@ -47,6 +48,7 @@ Semver parse_semver(std::string_view text);
 enum class BumpKind { major, minor, patch };
 // The next version after `v`: 1.4.2 -> 2.0.0 / 1.5.0 / 1.4.3. A pre-release
 // bumps to its own release for the part it is at (1.5.0-rc.1 -> 1.5.0).
+// Throws Error(usage) when the number would pass 2^63 - 1.
 Semver bump(const Semver& v, BumpKind kind);
 BumpKind parse_bump(std::string_view text);
 

@@ -52,6 +52,8 @@ std::string canonical_json(const Json& value) {
 Json parse_json(std::string_view text, std::string_view source) {
   try {
     return Json::parse(text);
+  } catch (const Json::out_of_range& e) {
+    throw Error(ExitCode::data, "number out of range in " + quote(source));
   } catch (const Json::parse_error& e) {
     std::string detail = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."

@@ -25,6 +25,7 @@ TEST_CASE("bad metrics files are data errors naming file and key", "[metadata]")
       {"{\"a\": [1, 2]}", "'a'"},         // array
       {"{\"a\": null}", "'a'"},
       {"[1, 2]", "must hold a JSON object"},
+      {"{\"a\": 1e400}", "number out of range"},
   };
   for (const auto& [text, expect] : cases) {
     INFO(text);
@@ -35,6 +36,20 @@ TEST_CASE("bad metrics files are data errors naming file and key", "[metadata]")
       CHECK(e.code() == ExitCode::data);
       CHECK_THAT(e.what(), Catch::Contains(expect) && Catch::Contains("m.json"));
     }
+  }
+}
+
+TEST_CASE("deeply nested or long metric names are data errors, not crashes", "[metadata]") {
+  std::string deep;
+  for (int i = 0; i < 30000; ++i) deep += "{\"a\":";
+  deep += "1";
+  deep += std::string(30000, '}');
+  CHECK_THROWS_WITH(parse_metrics_json(deep, "d.json"), Catch::Contains("longer than 128 bytes"));
+  try {
+    parse_metrics_json("{\"" + std::string(200, 'k') + "\": 1}", "m.json");
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::data);
   }
 }
 

@@ -54,7 +54,8 @@ TEST_CASE("semver parses and prints", "[names][semver]") {
 TEST_CASE("invalid versions are usage errors", "[names][semver]") {
   for (const char* v : {"1.2", "01.2.3", "1.2.3; rm -rf /", "1.2.3.4", "1.02.3", "a.b.c", "",
                         "1.2.3-", "1.2.3-01", "1.2.3+", "1.2.3-a..b", "-1.2.3",
-                        "99999999999999999999999.0.0", "v", "V1.2.3"}) {
+                        "99999999999999999999999.0.0", "v", "V1.2.3",
+                        "18446744073709551615.0.0", "1.9223372036854775808.0"}) {
     INFO(v);
     CHECK_FALSE(try_parse_semver(v));
     CHECK(code_of([&] { parse_semver(v); }) == ExitCode::usage);
@@ -82,6 +83,11 @@ TEST_CASE("bump picks the next version", "[names][semver]") {
   CHECK(bump(parse_semver("2.0.0-rc.1"), BumpKind::major).str() == "2.0.0");
   CHECK(bump(parse_semver("1.4.3-rc.1"), BumpKind::patch).str() == "1.4.3");
   CHECK(code_of([] { parse_bump("huge"); }) == ExitCode::usage);
+  CHECK(parse_semver("9223372036854775807.0.0").major == 9223372036854775807ULL);
+  CHECK(code_of([] { bump(parse_semver("9223372036854775807.0.0"), BumpKind::major); }) ==
+        ExitCode::usage);
+  CHECK(bump(parse_semver("9223372036854775807.0.0"), BumpKind::minor).str() ==
+        "9223372036854775807.1.0");
 }
 
 TEST_CASE("references parse in every form", "[names][ref]") {
