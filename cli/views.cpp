@@ -21,6 +21,7 @@ Json version_json(const VersionRecord& v) {
           {"digest", v.digest},
           {"size", v.size},
           {"files", v.file_count},
+          {"single_file", v.single_file},
           {"store", v.store},
           {"source", v.source},
           {"owner", v.owner},

@@ -15,14 +15,10 @@ namespace lm {
 
 namespace {
 
-// Creates `dir`, or accepts it when it is an empty directory. Returns true
-// when this call created it.
-bool prepare_target(const fs::path& dir) {
+// Checks that `dir` may receive a checkout: absent, or an empty directory.
+void check_target(const fs::path& dir) {
   const auto st = lstat_path(dir);
-  if (!st) {
-    make_directories(dir);
-    return true;
-  }
+  if (!st) return;
   if (!S_ISDIR(st->st_mode)) {
     throw Error(ExitCode::check_failed,
                 "refusing to check out into " + quote(dir.string()) + ": it is not a directory");
@@ -33,31 +29,57 @@ bool prepare_target(const fs::path& dir) {
                 "refusing to check out into " + quote(dir.string()) + ": it is not empty",
                 "name a new directory; checkout never overwrites files");
   }
-  return false;
+}
+
+// A private directory next to `target` where the files are written before
+// one rename puts them in place: an interrupted or failed checkout leaves
+// `target` as it was, and no name in the artifact can collide with a
+// temporary file.
+fs::path make_staging_dir(const fs::path& target) {
+  make_directories(target.parent_path());
+  std::string pattern =
+      (target.parent_path() / ("." + target.filename().string() + ".lastmile-checkout-XXXXXX"))
+          .string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw system_error(errno, "cannot create a directory next to " + quote(target.string()));
+  }
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::chmod(pattern.c_str(), 0777 & ~mask);
+  return pattern;
 }
 
 void write_file(const fs::path& source, const fs::path& target, const ManifestEntry& e,
                 const VersionRecord& v, Progress* progress) {
   make_directories(target.parent_path());
-  const fs::path temp = target.parent_path() / ("." + target.filename().string() + ".lastmile-tmp");
-  UniqueFd out = open_file(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+  UniqueFd out = open_file(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
                            e.executable ? 0755 : 0644);
-  try {
-    const HashedFile got = copy_and_hash(source, out.get(), temp, progress);
-    if (got.sha256 != e.sha256) {
-      throw Error(ExitCode::check_failed,
-                  "cannot check out " + quote(v.ref()) + ": " + quote(e.path) +
-                      " does not match its registered hash (expected sha256 " + e.sha256 +
-                      ", found " + got.sha256 + ")",
-                  "'lastmile verify " + v.ref() + "' reports every damaged file");
+  const HashedFile got = copy_and_hash(source, out.get(), target, progress);
+  if (got.sha256 != e.sha256) {
+    throw Error(ExitCode::check_failed,
+                "cannot check out " + quote(v.ref()) + ": " + quote(e.path) +
+                    " does not match its registered hash (expected sha256 " + e.sha256 +
+                    ", found " + got.sha256 + ")",
+                "'lastmile verify " + v.ref() + "' reports every damaged file");
+  }
+  out.close_checked(target);
+}
+
+void write_all_files(const Registry& registry, const VersionRecord& v, const Manifest& manifest,
+                     const fs::path& dir, Progress* progress) {
+  // Regular files first; symlinks last, so that no write goes through one.
+  parallel_for(manifest.size(), worker_count(), [&](std::size_t i) {
+    const ManifestEntry& e = manifest[i];
+    if (e.is_link()) return;
+    write_file(bytes_location(registry.store(), v, e), dir / e.path, e, v, progress);
+    file_done(progress);
+  });
+  for (const auto& e : manifest) {
+    if (!e.is_link()) continue;
+    make_directories((dir / e.path).parent_path());
+    if (::symlink(e.link.c_str(), (dir / e.path).c_str()) != 0) {
+      throw system_error(errno, "cannot create symlink " + quote((dir / e.path).string()));
     }
-    out.close_checked(temp);
-    if (::rename(temp.c_str(), target.c_str()) != 0) {
-      throw system_error(errno, "cannot write " + quote(target.string()));
-    }
-  } catch (...) {
-    ::unlink(temp.c_str());
-    throw;
   }
 }
 
@@ -68,6 +90,12 @@ CheckoutResult checkout(Registry& registry, const Ref& ref, const fs::path& to,
   CheckoutResult result;
   result.version = resolve(registry.db(), ref);
   const Manifest manifest = load_manifest(registry.db(), result.version.id);
+  if (manifest_digest(manifest) != result.version.digest) {
+    throw Error(ExitCode::check_failed,
+                "cannot check out " + quote(result.version.ref()) +
+                    ": its recorded files do not match its digest " + result.version.digest,
+                "'lastmile verify " + result.version.ref() + "' reports what is damaged");
+  }
   for (const auto& e : manifest) {
     validate_manifest_path(e.path);
     if (!e.is_link()) {
@@ -78,30 +106,17 @@ CheckoutResult checkout(Registry& registry, const Ref& ref, const fs::path& to,
   }
   if (progress) progress->total_files = result.files;
   result.dir = to;
-  const bool created = prepare_target(to);
+  check_target(to);
+  const fs::path staging = make_staging_dir(to);
   try {
-    // Regular files first; symlinks last, so that no write goes through one.
-    parallel_for(manifest.size(), worker_count(), [&](std::size_t i) {
-      const ManifestEntry& e = manifest[i];
-      if (e.is_link()) return;
-      write_file(bytes_location(registry.store(), result.version, e), to / e.path, e, result.version,
-                 progress);
-      file_done(progress);
-    });
-    for (const auto& e : manifest) {
-      if (!e.is_link()) continue;
-      make_directories((to / e.path).parent_path());
-      if (::symlink(e.link.c_str(), (to / e.path).c_str()) != 0) {
-        throw system_error(errno, "cannot create symlink " + quote((to / e.path).string()));
-      }
+    write_all_files(registry, result.version, manifest, staging, progress);
+    // rename(2) replaces an empty directory, and fails if files appeared.
+    if (::rename(staging.c_str(), to.c_str()) != 0) {
+      throw system_error(errno, "cannot check out into " + quote(to.string()));
     }
   } catch (...) {
     std::error_code ec;
-    if (created) {
-      fs::remove_all(to, ec);
-    } else {
-      for (const auto& entry : fs::directory_iterator(to, ec)) fs::remove_all(entry.path(), ec);
-    }
+    fs::remove_all(staging, ec);
     throw;
   }
   return result;

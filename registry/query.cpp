@@ -11,7 +11,7 @@ namespace {
 constexpr const char* k_version_columns =
     "v.id, m.name, m.kind, v.version, v.digest, v.size, v.file_count, v.store, v.source, "
     "v.owner, v.description, v.git_commit, v.git_branch, v.git_dirty, v.git_remote, "
-    "v.registered_at, v.registered_by, v.event_seq";
+    "v.registered_at, v.registered_by, v.event_seq, v.single_file";
 
 std::string select_versions(const std::string& where_order) {
   return std::string("SELECT ") + k_version_columns +
@@ -37,6 +37,7 @@ VersionRecord read_version(const sql::Stmt& row) {
   v.registered_at = row.text(15);
   v.registered_by = row.text(16);
   v.event_seq = row.int64(17);
+  v.single_file = row.int64(18) != 0;
   return v;
 }
 
@@ -143,8 +144,7 @@ std::filesystem::path bytes_location(const ObjectStore& store, const VersionReco
   if (v.store == "copy") return store.object_path(e.sha256);
   // A single-file artifact was registered by the path of the file itself.
   const std::filesystem::path source(v.source);
-  if (v.file_count == 1 && source.filename() == e.path) return source;
-  return source / e.path;
+  return v.single_file ? source : source / e.path;
 }
 
 Manifest load_manifest(sql::Db& db, std::int64_t version_id) {

@@ -90,6 +90,7 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
   p["digest"] = digest;
   p["size"] = scan.total_bytes;
   p["file_count"] = scan.file_count;
+  p["single_file"] = scan.single_file;
   p["store"] = r.store == StoreMode::copy ? "copy" : "reference";
   p["source"] = scan.root.string();
   p["files"] = manifest_to_json(manifest);

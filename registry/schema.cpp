@@ -48,6 +48,7 @@ CREATE TABLE versions (
   digest        TEXT NOT NULL,
   size          INTEGER NOT NULL,
   file_count    INTEGER NOT NULL,
+  single_file   INTEGER NOT NULL,  -- registered from a file, not a directory
   store         TEXT NOT NULL CHECK (store IN ('copy', 'reference')),
   source        TEXT NOT NULL,
   owner         TEXT NOT NULL,

@@ -100,3 +100,42 @@ TEST_CASE("checkout --json reports what was written", "[e2e][checkout]") {
   CHECK(j["files_written"] == 3);
   CHECK(j["bytes_written"] == (3 << 20) + 2 + 18);
 }
+
+TEST_CASE("checkout writes names that look like temporary files faithfully", "[e2e][checkout]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m/x", std::string(3 << 20, 'x'));
+  sb.write("m/.x.lastmile-tmp", "small");
+  REQUIRE(sb.run({"register", "m", "m"}).rc == 0);
+  REQUIRE(sb.run({"checkout", "m", "--to", "out"}).rc == 0);
+  CHECK(sb.read("out/x") == std::string(3 << 20, 'x'));
+  CHECK(sb.read("out/.x.lastmile-tmp") == "small");
+  // Nothing is left next to the target.
+  for (const auto& e : fs::directory_iterator(sb.repo())) {
+    CHECK_THAT(e.path().filename().string(), !Catch::Contains("lastmile-checkout"));
+  }
+}
+
+TEST_CASE("checkout refuses a version whose file list does not match its digest", "[e2e][checkout]") {
+  Sandbox sb;
+  populate(sb);
+  sb.write("other.bin", "other bytes");
+  REQUIRE(sb.run({"register", "other", "other.bin"}).rc == 0);
+  const std::string sha = sb.run({"show", "other", "--json"}).json()["manifest"][0]["sha256"];
+  sb.sql("UPDATE files SET sha256 = '" + sha + "', size = 11 WHERE path = 'config.json'");
+  const auto r = sb.run({"checkout", "churn", "--to", "out"});
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.err, Catch::Contains("its recorded files do not match its digest"));
+  CHECK_FALSE(fs::exists(sb.repo() / "out"));
+}
+
+TEST_CASE("a directory holding one file of its own name stays a directory", "[e2e][checkout]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("weights/weights", "d");
+  REQUIRE(sb.run({"register", "w", "weights", "--store", "reference"}).rc == 0);
+  CHECK(sb.run({"verify", "w"}).rc == 0);
+  REQUIRE(sb.run({"checkout", "w", "--to", "out"}).rc == 0);
+  CHECK(sb.read("out/weights") == "d");
+  CHECK(sb.run({"show", "w", "--json"}).json()["single_file"] == false);
+}
