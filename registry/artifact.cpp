@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "registry/core/clock.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/sha256.hpp"
@@ -73,6 +74,8 @@ ScannedEntry scan_entry(const fs::path& path, const struct stat& st, const fs::p
   ScannedEntry entry;
   entry.path = std::move(rel);
   entry.source = path;
+  entry.scanned_at = now_ns();
+  entry.st = st;
   if (S_ISLNK(st.st_mode)) {
     entry.link = read_link(path);
     check_link_stays_inside(path, entry.link, root);

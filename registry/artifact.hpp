@@ -3,6 +3,8 @@
 // JSON list of {path, size, sha256, executable} (symlinks: {path, link})
 // sorted by path; its digest is the SHA-256 of those bytes.
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -40,6 +42,8 @@ struct ScannedEntry {
   std::uint64_t size = 0;
   bool executable = false;
   std::string link;
+  struct stat st {};             // as scanned, before the file was read
+  std::int64_t scanned_at = 0;  // when, in ns since the epoch
 };
 
 struct Scan {

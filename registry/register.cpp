@@ -124,17 +124,48 @@ Semver next_version(sql::Db& db, const RegisterRequest& r) {
   return bump(*highest, r.bump);
 }
 
-// Records the stat of each file whose hash this registration confirmed.
+// An object already in the store is kept when its stat shows it unchanged
+// since its hash was last confirmed; otherwise the fresh copy replaces it,
+// which also repairs an object damaged on disk.
+void drop_copies_of_trusted_objects(Registry& registry, std::vector<StagedObject>& staged) {
+  for (auto& s : staged) {
+    if (!s.existing || s.temp.empty()) continue;
+    const fs::path object = registry.store().object_path(s.sha256);
+    const auto cached = lookup_stat(registry.db(), object);
+    const auto st = lstat_path(object);
+    if (cached && st && cached->sha256 == s.sha256 && stat_matches(*cached, *st)) {
+      ObjectStore::discard({s});
+      s.temp.clear();
+    }
+  }
+}
+
+// Records the stat of each file whose hash this registration confirmed:
+// objects it wrote, and referenced files that did not change between the
+// scan and now.
 void record_stats(Registry& registry, const Scan& scan, const Manifest& manifest,
-                  StoreMode mode) {
+                  const std::vector<StagedObject>& published, StoreMode mode) {
   const std::int64_t now = now_ns();
   for (std::size_t i = 0; i < manifest.size(); ++i) {
     if (manifest[i].is_link()) continue;
-    const fs::path path = mode == StoreMode::copy
-                              ? registry.store().object_path(manifest[i].sha256)
-                              : scan.entries[i].source;
-    if (const auto st = lstat_path(path)) {
-      record_stat(registry.db(), path, make_stat_entry(*st, manifest[i].sha256, now));
+    if (mode == StoreMode::copy) {
+      if (published[i].temp.empty()) continue;
+      // This process wrote the object from the bytes it hashed, under a
+      // temporary name, and renamed it read-only into place just now: its
+      // stat is trusted at once, so the next verify need not read it.
+      const fs::path object = registry.store().object_path(manifest[i].sha256);
+      if (auto st = lstat_path(object)) {
+        StatEntry entry = make_stat_entry(*st, manifest[i].sha256, now);
+        entry.racy = false;
+        record_stat(registry.db(), object, entry);
+      }
+      continue;
+    }
+    const ScannedEntry& entry = scan.entries[i];
+    const auto st = lstat_path(entry.source);
+    if (st && same_stat(entry.st, *st)) {
+      record_stat(registry.db(), entry.source,
+                  make_stat_entry(*st, manifest[i].sha256, entry.scanned_at));
     }
   }
 }
@@ -157,8 +188,10 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
     progress->total_files = scan.file_count;
   }
   registry.store().remove_stale_temps();
+  registry.store().begin_session();
   Ingested ingested = ingest(registry, scan, r.store, progress);
   try {
+    drop_copies_of_trusted_objects(registry, ingested.staged);
     ObjectStore::sync_staged(ingested.staged);  // before the lock: it may take a while
     const std::string digest = manifest_digest(ingested.manifest);
     const auto provenance = git::read_provenance(r.cwd);
@@ -187,10 +220,10 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
                      r.actor);
     apply_event(db, event);
     registry.store().publish(ingested.staged);
-    record_stats(registry, scan, ingested.manifest, r.store);
+    record_stats(registry, scan, ingested.manifest, ingested.staged, r.store);
     txn.commit();
     for (const auto& s : ingested.staged) {
-      if (!s.temp.empty()) {
+      if (!s.temp.empty() && !s.existing) {
         ++result.new_objects;
         result.new_bytes += s.size;
       }

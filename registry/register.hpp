@@ -36,7 +36,7 @@ struct RegisterResult {
   VersionRecord version;
   bool created = false;           // false: the same bytes were already there
   bool metadata_differs = false;  // with created == false: metadata was given, and it differs
-  std::size_t new_objects = 0;    // objects written to the store
+  std::size_t new_objects = 0;    // objects the store did not hold before
   std::uint64_t new_bytes = 0;
 };
 

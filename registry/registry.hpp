@@ -52,6 +52,7 @@ class Registry {
   sql::Db& db() { return m_db; }
   const fs::path& dir() const { return m_dir; }
   const ObjectStore& store() const { return m_store; }
+  ObjectStore& store() { return m_store; }
 
  private:
   Registry(sql::Db db, fs::path dir) : m_db(std::move(db)), m_dir(dir), m_store(std::move(dir)) {}

@@ -12,7 +12,11 @@ StatEntry make_stat_entry(const struct stat& st, std::string sha256, std::int64_
   e.ctime_ns = ctime_ns(st);
   e.ino = static_cast<std::uint64_t>(st.st_ino);
   e.dev = static_cast<std::uint64_t>(st.st_dev);
-  e.racy = now - std::max(e.mtime_ns, e.ctime_ns) < k_racy_window_ns;
+  // Whole-second times come from a file system with coarse timestamps
+  // (FAT keeps two seconds), where a change can hide for that long.
+  const bool coarse = e.mtime_ns % 1'000'000'000 == 0 && e.ctime_ns % 1'000'000'000 == 0;
+  const std::int64_t window = coarse ? k_coarse_racy_window_ns : k_racy_window_ns;
+  e.racy = now - std::max(e.mtime_ns, e.ctime_ns) < window;
   return e;
 }
 

@@ -27,6 +27,7 @@ struct StatEntry {
 // A stat taken within this window of the file's last change cannot prove
 // that nothing changed since: file times tick in steps of a few ms.
 inline constexpr std::int64_t k_racy_window_ns = 20'000'000;
+inline constexpr std::int64_t k_coarse_racy_window_ns = 3'000'000'000;
 
 StatEntry make_stat_entry(const struct stat& st, std::string sha256, std::int64_t now_ns);
 

@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/file.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <condition_variable>
@@ -157,8 +161,16 @@ class ChunkWriter {
   std::thread m_thread;
 };
 
+// Opens a regular file for reading. O_NONBLOCK keeps a FIFO swapped in
+// after the scan from blocking the open; it is refused right after.
 UniqueFd open_for_reading(const fs::path& path) {
-  UniqueFd fd = open_file(path, O_RDONLY | O_NOFOLLOW);
+  UniqueFd fd = open_file(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw system_error(errno, "cannot read " + quote(path.string()));
+  if (!S_ISREG(st.st_mode)) {
+    throw Error(ExitCode::data, "cannot read " + quote(path.string()) + ": it is not a regular file");
+  }
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   return fd;
 }
@@ -241,8 +253,10 @@ bool ObjectStore::contains(std::string_view hex) const {
 
 StagedObject ObjectStore::stage(const fs::path& source, std::uint64_t expected_size,
                                 Progress* progress) const {
+  if (!m_session) throw Error(ExitCode::internal, "object staged outside a session");
   UniqueFd in = open_for_reading(source);
-  const fs::path temp = m_temp / temp_name();
+  const fs::path temp =
+      m_temp / (m_session->name + "-" + std::to_string(m_session->next_temp.fetch_add(1)) + ".tmp");
   UniqueFd out;
   const bool direct = create_temp(temp, expected_size, out);
   StagedObject staged;
@@ -256,12 +270,9 @@ StagedObject ObjectStore::stage(const fs::path& source, std::uint64_t expected_s
     }
     staged.sha256 = hashed.sha256;
     staged.size = hashed.size;
-    if (contains(hashed.sha256)) {
-      ::unlink(temp.c_str());  // never written twice: the store has these bytes
-      return staged;
-    }
+    staged.existing = contains(hashed.sha256);
     // Start writing back now; sync_staged() waits for it, all files at once.
-    if (!direct) ::sync_file_range(out.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    if (!direct && !staged.existing) ::sync_file_range(out.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     out.close_checked(temp);
     staged.temp = temp;
     return staged;
@@ -300,12 +311,54 @@ void ObjectStore::discard(const std::vector<StagedObject>& staged) noexcept {
   }
 }
 
+ObjectStore::Session::~Session() {
+  ::unlink(lock_path.c_str());  // unlocked when the descriptor closes
+}
+
+void ObjectStore::begin_session() {
+  if (m_session) return;
+  auto session = std::make_shared<Session>();
+  session->name = temp_name();
+  session->name.resize(session->name.size() - 4);  // drop ".tmp"
+  session->lock_path = m_temp / (session->name + ".lock");
+  session->lock = open_file(session->lock_path, O_RDWR | O_CREAT | O_EXCL, 0644);
+  if (::flock(session->lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    throw system_error(errno, "cannot lock " + quote(session->lock_path.string()));
+  }
+  m_session = std::move(session);
+}
+
 void ObjectStore::remove_stale_temps() const noexcept {
+  constexpr auto k_stray_age = std::chrono::hours(1);
   std::error_code ec;
+  std::vector<fs::path> locks, temps;
   for (fs::directory_iterator it(m_temp, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    const long pid = std::strtol(name.c_str(), nullptr, 10);
-    if (!process_alive(pid)) ::unlink(it->path().c_str());
+    (it->path().extension() == ".lock" ? locks : temps).push_back(it->path());
+  }
+  std::set<std::string> live;
+  for (const auto& lock : locks) {
+    const std::string session = lock.stem().string();
+    const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    // The owner holds an exclusive lock for as long as it runs.
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      ::unlink(lock.c_str());
+    } else {
+      live.insert(session);
+    }
+    ::close(fd);
+  }
+  const auto now = fs::file_time_type::clock::now();
+  for (const auto& temp : temps) {
+    const std::string name = temp.filename().string();
+    const auto dash = name.rfind('-');
+    const std::string session = dash == std::string::npos ? name : name.substr(0, dash);
+    if (live.count(session)) continue;
+    const bool had_lock = std::any_of(locks.begin(), locks.end(), [&](const fs::path& l) {
+      return l.stem() == session;
+    });
+    const auto written = fs::last_write_time(temp, ec);
+    if (had_lock || (!ec && now - written > k_stray_age)) ::unlink(temp.c_str());
   }
 }
 

@@ -3,12 +3,15 @@
 // Files are read once; the same pass hashes them and writes a temporary
 // copy, which becomes the object by rename once the registration commits.
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "registry/core/files.hpp"
 #include "registry/progress.hpp"
 
 namespace lm {
@@ -24,7 +27,8 @@ struct HashedFile {
 struct StagedObject {
   std::string sha256;
   std::uint64_t size = 0;
-  fs::path temp;  // empty when the store already held the object
+  fs::path temp;          // empty once dropped in favour of the stored object
+  bool existing = false;  // the store held an object of this name when staged
 };
 
 class ObjectStore {
@@ -36,10 +40,17 @@ class ObjectStore {
   const fs::path& objects_dir() const { return m_objects; }
   const fs::path& temp_dir() const { return m_temp; }
 
+  // Starts a staging session: temporary files are named after it, and a
+  // lock held on it for the life of this object tells other processes
+  // (in any PID namespace) that the files are in use.
+  void begin_session();
+
   // Reads `source` once: hashes it and copies it into a read-only
-  // temporary file (dropped again when the store holds the object already),
-  // whose writeback has started. Throws when the file does not have
-  // `expected_size` bytes, i.e. it changed after it was scanned.
+  // temporary file. When the store already holds an object of that name the
+  // copy is kept too (`existing`), so that the caller can replace an object
+  // it cannot trust; otherwise its writeback has started. Throws when the
+  // file does not have `expected_size` bytes, i.e. it changed after it was
+  // scanned. Needs begin_session().
   StagedObject stage(const fs::path& source, std::uint64_t expected_size,
                      Progress* progress) const;
 
@@ -53,12 +64,21 @@ class ObjectStore {
   // Removes staged temporary files.
   static void discard(const std::vector<StagedObject>& staged) noexcept;
 
-  // Removes temporary files left by processes that no longer run.
+  // Removes temporary files of sessions whose process has ended, and stray
+  // temporary files older than an hour.
   void remove_stale_temps() const noexcept;
 
  private:
+  struct Session {
+    std::string name;  // "<pid>-<random>"
+    UniqueFd lock;     // flock(LOCK_EX) held while the session lives
+    fs::path lock_path;
+    std::atomic<unsigned> next_temp{0};
+    ~Session();
+  };
   fs::path m_objects;
   fs::path m_temp;
+  std::shared_ptr<Session> m_session;
 };
 
 // Hashes a file in one streaming pass.

@@ -116,3 +116,21 @@ TEST_CASE("two racing registrations of one version: one wins, one is refused", "
   CHECK(sb.event_count() == 1);
   CHECK(sb.run({"verify"}).rc == 0);
 }
+
+TEST_CASE("a referenced file changed while the registration waits is not trusted later", "[e2e][lock][verify]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m/w.bin", "AAAA");
+  auto lock = std::make_unique<LockHolder>(sb);
+  auto pending = std::async(std::launch::async, [&] {
+    return sb.run({"register", "r", "m", "--store", "reference"});
+  });
+  // By now the file has been hashed and lastmile waits for the lock.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  sb.write("m/w.bin", "BBBB");  // same size, other bytes
+  lock.reset();
+  REQUIRE(pending.get().rc == 0);
+  const auto r = sb.run({"verify", "r"});
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.out, Catch::Contains("w.bin: content changed"));
+}

@@ -278,3 +278,22 @@ TEST_CASE("a progress bar appears on a terminal when hashing takes over a second
   CHECK_THAT(r.out, Catch::Contains("hashing [") && Catch::Contains("GiB / 1.5 GiB") &&
                         Catch::Contains("registered big@0.1.0"));
 }
+
+TEST_CASE("registering bytes again repairs a damaged stored copy", "[e2e][register][verify]") {
+  Sandbox sb;
+  ready(sb);
+  sb.write("m/w.bin", std::string(1000, 'w'));
+  REQUIRE(sb.run({"register", "a", "m"}).rc == 0);
+  const std::string sha = sb.run({"show", "a", "--json"}).json()["manifest"][0]["sha256"];
+  const fs::path object = sb.registry() / "objects/sha256" / sha.substr(0, 2) / sha.substr(2);
+  ::chmod(object.c_str(), 0644);
+  { std::ofstream(object) << std::string(1000, 'X'); }
+  CHECK(sb.run({"verify"}).rc == 1);
+  sb.write("m2/w.bin", std::string(1000, 'w'));
+  sb.write("m2/extra.txt", "more");
+  REQUIRE(sb.run({"register", "b", "m2"}).rc == 0);
+  // The damaged object was not trusted: the fresh copy replaced it.
+  CHECK(sb.run({"verify"}).rc == 0);
+  CHECK(sb.run({"verify", "--deep"}).rc == 0);
+  CHECK(sb.read(object) == std::string(1000, 'w'));
+}

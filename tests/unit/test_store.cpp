@@ -26,7 +26,17 @@ std::string random_bytes(std::size_t n, unsigned seed) {
 ObjectStore make_store(const test::TempDir& dir) {
   fs::create_directories(dir / "reg/objects/sha256");
   fs::create_directories(dir / "reg/tmp");
-  return ObjectStore(dir / "reg");
+  ObjectStore store(dir / "reg");
+  store.begin_session();
+  return store;
+}
+
+// True when the store's temporary directory holds only session locks.
+bool no_temp_files(const ObjectStore& store) {
+  for (const auto& e : fs::directory_iterator(store.temp_dir())) {
+    if (e.path().extension() != ".lock") return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -52,7 +62,7 @@ TEST_CASE("staging hashes and copies in one pass, publish names the object", "[s
   struct stat st {};
   REQUIRE(::stat(object.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0444);
-  CHECK(fs::is_empty(store.temp_dir()));
+  CHECK(no_temp_files(store));
 }
 
 TEST_CASE("large files go through direct I/O, partial last block included", "[store]") {
@@ -70,20 +80,29 @@ TEST_CASE("large files go through direct I/O, partial last block included", "[st
   }
 }
 
-TEST_CASE("bytes the store holds are not written again", "[store]") {
+TEST_CASE("bytes the store holds are staged as existing, and can replace it", "[store]") {
   test::TempDir dir;
   const ObjectStore store = make_store(dir);
   dir.write("a", "same bytes");
   dir.write("b", "same bytes");
-  store.publish({store.stage(dir / "a", 10, nullptr)});
+  const StagedObject first = store.stage(dir / "a", 10, nullptr);
+  CHECK_FALSE(first.existing);
+  store.publish({first});
   const StagedObject again = store.stage(dir / "b", 10, nullptr);
-  CHECK(again.temp.empty());
-  CHECK(fs::is_empty(store.temp_dir()));
+  CHECK(again.existing);
+  REQUIRE_FALSE(again.temp.empty());
+  // A damaged object is replaced by the fresh copy.
+  const fs::path object = store.object_path(again.sha256);
+  ::chmod(object.c_str(), 0644);
+  std::ofstream(object) << "damaged!!!";
+  store.publish({again});
+  CHECK(read_file(object) == "same bytes");
 }
 
 TEST_CASE("a file that changed size since the scan is refused", "[store]") {
   test::TempDir dir;
   const ObjectStore store = make_store(dir);
+
   dir.write("a", "12345");
   try {
     store.stage(dir / "a", 4, nullptr);
@@ -91,7 +110,6 @@ TEST_CASE("a file that changed size since the scan is refused", "[store]") {
   } catch (const Error& e) {
     CHECK_THAT(e.what(), Catch::Contains("changed while being read"));
   }
-  CHECK(fs::is_empty(store.temp_dir()));
 }
 
 TEST_CASE("discard removes staged files", "[store]") {
@@ -99,19 +117,29 @@ TEST_CASE("discard removes staged files", "[store]") {
   const ObjectStore store = make_store(dir);
   dir.write("a", "abc");
   const StagedObject s = store.stage(dir / "a", 3, nullptr);
-  CHECK_FALSE(fs::is_empty(store.temp_dir()));
+  CHECK(fs::exists(s.temp));
   ObjectStore::discard({s});
-  CHECK(fs::is_empty(store.temp_dir()));
+  CHECK_FALSE(fs::exists(s.temp));
 }
 
-TEST_CASE("stale temporary files of dead processes are removed", "[store]") {
+TEST_CASE("temporary files of ended sessions are removed, live ones kept", "[store]") {
   test::TempDir dir;
-  const ObjectStore store = make_store(dir);
-  dir.write("reg/tmp/999999999-deadbeef0.tmp", "partial");
-  const fs::path mine = dir.write("reg/tmp/" + temp_name(), "mine");
+  const ObjectStore store = make_store(dir);  // a live session of this process
+  dir.write("a", "abc");
+  const StagedObject mine = store.stage(dir / "a", 3, nullptr);
+  // A session whose process ended: its lock file is there but unlocked.
+  dir.write("reg/tmp/4242-deadbeef0.lock", "");
+  dir.write("reg/tmp/4242-deadbeef0-0.tmp", "partial");
+  // A stray temporary file without a session, written two hours ago.
+  const fs::path stray = dir.write("reg/tmp/77-stray-0.tmp", "old");
+  fs::last_write_time(stray, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  const fs::path fresh = dir.write("reg/tmp/78-fresh-0.tmp", "new");
   store.remove_stale_temps();
-  CHECK_FALSE(fs::exists(dir / "reg/tmp/999999999-deadbeef0.tmp"));
-  CHECK(fs::exists(mine));
+  CHECK(fs::exists(mine.temp));
+  CHECK_FALSE(fs::exists(dir / "reg/tmp/4242-deadbeef0.lock"));
+  CHECK_FALSE(fs::exists(dir / "reg/tmp/4242-deadbeef0-0.tmp"));
+  CHECK_FALSE(fs::exists(stray));
+  CHECK(fs::exists(fresh));
 }
 
 TEST_CASE("hash_file and copy_and_hash agree with Sha256", "[store]") {
