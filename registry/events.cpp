@@ -84,7 +84,7 @@ std::optional<Event> load_event(sql::Db& db, std::int64_t seq) {
 
 ChainCheck verify_chain(sql::Db& db) {
   ChainCheck check;
-  auto stmt = db.prepare(std::string("SELECT ") + k_columns + " FROM events ORDER BY seq");
+  auto stmt = db.prepare(std::string("SELECT ") + k_columns + ", name FROM events ORDER BY seq");
   std::string prev = k_genesis;
   std::int64_t expected_seq = 1;
   const auto fail = [&](std::int64_t seq, std::string problem) {
@@ -110,6 +110,10 @@ ChainCheck verify_chain(sql::Db& db) {
     }
     if (compute_event_id(e) != e.id) {
       return fail(seq, "its content does not match its id");
+    }
+    // The name column is derived from the subject for lookups; not hashed.
+    if (stmt.text(8) != e.subject.substr(0, e.subject.find('@'))) {
+      return fail(seq, "its name column does not match its subject");
     }
     prev = e.id;
     ++expected_seq;

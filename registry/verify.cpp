@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -9,6 +10,7 @@
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/parallel.hpp"
+#include "registry/log_check.hpp"
 #include "registry/stat_cache.hpp"
 #include "registry/store.hpp"
 
@@ -97,32 +99,29 @@ void check_file(FileCheck& c, bool deep, Progress* progress) {
   }
 }
 
-// Compares the tables with the registration event, which the chain protects.
-void check_against_event(sql::Db& db, const VersionRecord& v, const Manifest& manifest,
-                         std::vector<VerifyProblem>& problems) {
-  const auto fail = [&](std::string kind, std::string message) {
-    problems.push_back({v.ref(), "", std::move(kind), "", "", std::move(message)});
-  };
+// The file list must give the digest, which the registration event holds.
+void check_manifest(const VersionRecord& v, const Manifest& manifest,
+                    std::vector<VerifyProblem>& problems) {
   const std::string digest = manifest_digest(manifest);
   if (digest != v.digest) {
-    fail("manifest", "file list does not match the digest " + v.digest + " (it gives " + digest + ")");
+    problems.push_back({v.ref(), "", "manifest", v.digest, digest,
+                        "file list does not match the digest " + v.digest + " (it gives " +
+                            digest + ")"});
   }
-  std::optional<Event> event;
-  try {
-    event = load_event(db, v.event_seq);
-  } catch (const Error& e) {
-    fail("event", e.what());
-    return;
-  }
-  if (!event || event->kind != "version.registered") {
-    fail("event", "its registration event " + std::to_string(v.event_seq) + " is missing");
-    return;
-  }
-  const Json& p = event->payload;
-  if (p.value("digest", "") != v.digest || p.value("name", "") != v.name ||
-      p.value("version", "") != v.version) {
-    fail("event", "the registry tables disagree with its registration event " +
-                      std::to_string(v.event_seq));
+}
+
+// Differences between the tables and the log, reported against the
+// version they concern (subjects are name@version without build metadata).
+void add_log_differences(const std::vector<TableDifference>& differences,
+                         const std::vector<VersionCheck>& versions,
+                         std::vector<VerifyProblem>& problems) {
+  for (const auto& d : differences) {
+    std::string subject = d.subject;
+    for (const auto& vc : versions) {
+      const auto v = try_parse_semver(vc.version.version);
+      if (v && vc.version.name + "@" + v->key() == d.subject) subject = vc.version.ref();
+    }
+    problems.push_back({subject, "", "log", "", "", d.message});
   }
 }
 
@@ -149,7 +148,12 @@ std::string integrity_report(sql::Db& db) {
 }
 
 void save_confirmed_stats(sql::Db& db, const std::vector<FileCheck>& checks) {
-  // A cache: when the registry cannot be written now, verify still answers.
+  const bool any = std::any_of(checks.begin(), checks.end(),
+                               [](const FileCheck& c) { return c.confirmed.has_value(); });
+  if (!any || db.read_only()) return;
+  // A cache: a reader never waits for a writer to save it, and when the
+  // registry cannot be written now, verify still answers.
+  db.set_busy_timeout(std::chrono::milliseconds(0));
   try {
     sql::Transaction txn(db);
     for (const auto& c : checks) {
@@ -187,7 +191,7 @@ VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
   std::vector<std::vector<std::pair<std::size_t, std::string>>> files_of;  // per version
   for (VersionRecord& v : select_versions(db, refs)) {
     const Manifest manifest = load_manifest(db, v.id);
-    check_against_event(db, v, manifest, report.problems);
+    check_manifest(v, manifest, report.problems);
     auto& mine = files_of.emplace_back();
     for (const auto& e : manifest) {
       if (e.is_link() && v.store == "copy") continue;  // recorded in the manifest only
@@ -208,6 +212,11 @@ VerifyReport verify(Registry& registry, const std::vector<Ref>& refs, bool deep,
     }
     report.versions.push_back({std::move(v), mine.size(), true});
   }
+  std::vector<std::int64_t> event_seqs;
+  for (const auto& vc : report.versions) event_seqs.push_back(vc.version.event_seq);
+  add_log_differences(report.whole_registry ? compare_tables_with_log(db)
+                                            : compare_versions_with_log(db, event_seqs),
+                      report.versions, report.problems);
   if (progress) progress->total_files = checks.size();
   parallel_for(checks.size(), worker_count(), [&](std::size_t i) {
     try {

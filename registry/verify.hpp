@@ -15,7 +15,7 @@ namespace lm {
 struct VerifyProblem {
   std::string subject;  // "churn@1.0.0", or "registry" / "audit log"
   std::string path;     // file in the artifact, when one is concerned
-  std::string kind;     // missing, changed, size, type, link, unreadable, manifest, event,
+  std::string kind;     // missing, changed, size, type, link, unreadable, manifest, log,
                         // integrity, chain
   std::string expected;  // the property `kind` names as registered: a sha256 (changed,
   std::string actual;    // missing), a byte count (size), a link target (link), a file type

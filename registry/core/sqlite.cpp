@@ -120,6 +120,11 @@ Stmt Db::prepare(std::string_view sql) {
   return Stmt(m_db.get(), stmt, m_busy_timeout);
 }
 
+void Db::set_busy_timeout(std::chrono::milliseconds timeout) {
+  m_busy_timeout = timeout;
+  sqlite3_busy_timeout(m_db.get(), static_cast<int>(timeout.count()));
+}
+
 std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db.get()); }
 
 std::optional<std::int64_t> Db::query_int(std::string_view sql) {

@@ -84,6 +84,7 @@ class Db {
   std::optional<std::int64_t> query_int(std::string_view sql);
   const std::filesystem::path& path() const { return m_path; }
   std::chrono::milliseconds busy_timeout() const { return m_busy_timeout; }
+  void set_busy_timeout(std::chrono::milliseconds timeout);
   bool read_only() const { return m_read_only; }
 
  private:

@@ -59,6 +59,20 @@ TEST_CASE("a write lock held past the timeout exits 75 and writes nothing", "[e2
   CHECK(sb.run({"show", "churn"}, {.env = {{"LASTMILE_LOCK_TIMEOUT", "1"}}}).rc == 0);
 }
 
+TEST_CASE("verify does not wait for a writer", "[e2e][lock][verify]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  REQUIRE(sb.run({"register", "churn", "a.bin"}).rc == 0);
+  LockHolder lock(sb);
+  auto pending = std::async(std::launch::async, [&] {
+    return sb.run({"verify"}, {.env = {{"LASTMILE_LOCK_TIMEOUT", "60"}}});
+  });
+  // Waiting for the lock would take the whole minute.
+  REQUIRE(pending.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK(pending.get().rc == 0);
+}
+
 TEST_CASE("a writer waits for a lock released within the timeout", "[e2e][lock]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);

@@ -176,6 +176,44 @@ TEST_CASE("tables edited behind the log's back are detected", "[e2e][verify]") {
   CHECK(r.json()["problems"][0]["subject"] == "churn@1.0.0");
 }
 
+TEST_CASE("metadata, owner or actor edited in the tables is detected", "[e2e][verify]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m.bin", "m");
+  REQUIRE(sb.run({"register", "churn", "m.bin", "--metric", "auc=0.7", "--owner", "ada"}).rc == 0);
+  sb.sql("UPDATE metadata SET number = 0.99; UPDATE versions SET owner = 'mallory', registered_by = 'Boss'");
+  const auto r = sb.run({"verify"});
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.out, Catch::Contains("FAILED  churn@0.1.0") &&
+                        Catch::Contains("differs from the log in owner, registered_by") &&
+                        Catch::Contains("metadata row for 'churn@0.1.0 metric auc' differs"));
+  CHECK(sb.run({"verify", "churn"}).rc == 1);  // also when the version is named
+}
+
+TEST_CASE("a version deleted from the tables and registered again is detected", "[e2e][verify]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  sb.write("b.bin", "b");
+  REQUIRE(sb.run({"register", "churn", "a.bin", "--version", "0.1.0"}).rc == 0);
+  sb.sql("PRAGMA foreign_keys = OFF; DELETE FROM files; DELETE FROM metadata; DELETE FROM versions; "
+         "UPDATE models SET version_count = 0, latest = NULL");
+  REQUIRE(sb.run({"register", "churn", "b.bin", "--version", "0.1.0"}).rc == 0);
+  const auto r = sb.run({"verify", "--json"});
+  CHECK(r.rc == 1);
+  CHECK(r.json()["chain"]["ok"] == true);  // the chain alone cannot tell
+  CHECK_THAT(r.out, Catch::Contains("registers 'churn@0.1.0' a second time"));
+}
+
+TEST_CASE("an edited name column is caught by the chain check", "[e2e][verify]") {
+  Sandbox sb;
+  populate(sb);
+  sb.sql("UPDATE events SET name = 'other' WHERE seq = 2");
+  const auto r = sb.run({"verify", "--json"});
+  CHECK(r.rc == 1);
+  CHECK(r.json()["chain"]["first_bad_seq"] == 2);
+}
+
 TEST_CASE("a corrupt database file is a data error", "[e2e][verify]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);

@@ -1,0 +1,166 @@
+#include "registry/log_check.hpp"
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "registry/core/error.hpp"
+#include "registry/events.hpp"
+#include "registry/names.hpp"
+#include "registry/projection.hpp"
+#include "registry/schema.hpp"
+
+namespace lm {
+
+namespace {
+
+// One table as rows of values, keyed by what identifies them for a user.
+struct TableQuery {
+  const char* table;
+  std::vector<std::string> columns;
+  const char* sql;  // selects: subject, key, then the columns
+};
+
+const std::vector<TableQuery>& table_queries() {
+  static const std::vector<TableQuery> queries = {
+      {"models",
+       {"kind", "version_count", "latest", "updated_at", "created_seq"},
+       "SELECT name, name, json_array(kind, version_count, latest, updated_at, created_seq) "
+       "FROM models"},
+      {"versions",
+       {"version", "major", "minor", "patch", "prerelease", "digest", "size", "file_count",
+        "single_file", "store", "source", "owner", "description", "git_commit", "git_branch",
+        "git_dirty", "git_remote", "registered_at", "registered_by", "event_seq"},
+       "SELECT m.name || '@' || v.version_key, m.name || '@' || v.version_key, "
+       "json_array(v.version, v.major, v.minor, v.patch, v.prerelease, v.digest, v.size, "
+       "v.file_count, v.single_file, v.store, v.source, v.owner, v.description, v.git_commit, "
+       "v.git_branch, v.git_dirty, v.git_remote, v.registered_at, v.registered_by, v.event_seq) "
+       "FROM versions v JOIN models m ON m.id = v.model_id"},
+      {"files",
+       {"size", "sha256", "executable", "link"},
+       "SELECT m.name || '@' || v.version_key, m.name || '@' || v.version_key || ' ' || f.path, "
+       "json_array(f.size, f.sha256, f.executable, f.link) "
+       "FROM files f JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id"},
+      {"metadata",
+       {"number", "text"},
+       "SELECT m.name || '@' || v.version_key, "
+       "m.name || '@' || v.version_key || ' ' || d.kind || ' ' || d.key, "
+       "json_array(d.number, d.text) "
+       "FROM metadata d JOIN versions v ON v.id = d.version_id JOIN models m ON m.id = v.model_id"},
+  };
+  return queries;
+}
+
+struct Row {
+  std::string subject;
+  Json values;
+};
+using Rows = std::map<std::string, Row>;
+
+Rows read_rows(sql::Db& db, const TableQuery& q, const std::set<std::string>* subjects) {
+  Rows rows;
+  auto stmt = db.prepare(q.sql);
+  while (stmt.step()) {
+    Row row{stmt.text(0), Json::parse(stmt.text(2))};
+    if (subjects && !subjects->count(row.subject)) continue;
+    rows.emplace(stmt.text(1), std::move(row));
+  }
+  return rows;
+}
+
+std::string differing_columns(const TableQuery& q, const Json& want, const Json& have) {
+  std::string names;
+  for (std::size_t i = 0; i < q.columns.size() && i < want.size() && i < have.size(); ++i) {
+    if (want[i] != have[i]) names += (names.empty() ? "" : ", ") + q.columns[i];
+  }
+  return names;
+}
+
+void compare_table(sql::Db& replayed, sql::Db& actual, const TableQuery& q,
+                   const std::set<std::string>* subjects, std::vector<TableDifference>& out) {
+  const Rows want = read_rows(replayed, q, subjects);
+  const Rows have = read_rows(actual, q, subjects);
+  const std::string table = q.table;
+  for (const auto& [key, row] : want) {
+    const auto it = have.find(key);
+    if (it == have.end()) {
+      out.push_back({row.subject, "the log has a " + table + " row for " + quote(key) +
+                                      " that the tables lack"});
+    } else if (it->second.values != row.values) {
+      out.push_back({row.subject, "the " + table + " row for " + quote(key) +
+                                      " differs from the log in " +
+                                      differing_columns(q, row.values, it->second.values)});
+    }
+  }
+  for (const auto& [key, row] : have) {
+    if (!want.count(key)) {
+      out.push_back({row.subject, "the " + table + " row for " + quote(key) +
+                                      " is not in the log"});
+    }
+  }
+}
+
+sql::Db replay_database() {
+  sql::Db db = sql::Db::open(":memory:", sql::OpenMode::read_write_create, std::chrono::seconds(0));
+  migrate(db);
+  return db;
+}
+
+// Applies one event to the replay; an event the tables cannot take (a
+// second registration of a version, say) is itself a difference.
+void replay(sql::Db& replayed, const Event& event, std::vector<TableDifference>& out) {
+  try {
+    apply_event(replayed, event);
+  } catch (const Error& e) {
+    std::string what = e.what();
+    if (what.find("UNIQUE constraint") != std::string::npos) {
+      what = "it registers " + quote(event.subject) + " a second time";
+    }
+    out.push_back({event.subject, "event " + std::to_string(event.seq) + " cannot be applied: " + what});
+  }
+}
+
+}  // namespace
+
+std::vector<TableDifference> compare_tables_with_log(sql::Db& db) {
+  std::vector<TableDifference> out;
+  sql::Db replayed = replay_database();
+  auto events = load_events(db, "", 0);
+  {
+    sql::Transaction txn(replayed);
+    for (auto it = events.rbegin(); it != events.rend(); ++it) replay(replayed, *it, out);
+    txn.commit();
+  }
+  for (const auto& q : table_queries()) compare_table(replayed, db, q, nullptr, out);
+  return out;
+}
+
+std::vector<TableDifference> compare_versions_with_log(sql::Db& db,
+                                                       const std::vector<std::int64_t>& event_seqs) {
+  std::vector<TableDifference> out;
+  sql::Db replayed = replay_database();
+  std::set<std::string> subjects;
+  {
+    sql::Transaction txn(replayed);
+    for (std::int64_t seq : event_seqs) {
+      const auto event = load_event(db, seq);
+      if (!event || event->kind != "version.registered") {
+        out.push_back({"event " + std::to_string(seq),
+                       "registration event " + std::to_string(seq) + " is missing"});
+        continue;
+      }
+      replay(replayed, *event, out);
+      const Json& p = event->payload;
+      if (auto v = try_parse_semver(p.value("version", ""))) {
+        subjects.insert(p.value("name", "") + "@" + v->key());
+      }
+    }
+    txn.commit();
+  }
+  for (const auto& q : table_queries()) {
+    if (std::string(q.table) != "models") compare_table(replayed, db, q, &subjects, out);
+  }
+  return out;
+}
+
+}  // namespace lm
