@@ -49,7 +49,8 @@ void print_text(const Output& out, const VersionRecord& v, const VersionMetadata
   add("labels", joined(meta.labels));
   std::string text = out.bold(v.ref()) + "  (" + v.kind + ")\n";
   for (const auto& row : rows) {
-    text += row[0] + std::string(13 - std::min<std::size_t>(row[0].size(), 12), ' ') + row[1] + "\n";
+    text += row[0] + std::string(13 - std::min<std::size_t>(row[0].size(), 12), ' ') +
+            printable(row[1]) + "\n";
   }
   text += "files\n";
   std::vector<std::vector<std::string>> files{{"  PATH", "SIZE", "SHA256"}};

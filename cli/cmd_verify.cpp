@@ -60,14 +60,14 @@ void print_text(const Output& out, const VerifyReport& r) {
     out.line(status + "  " + vc.version.ref() + "  " + std::to_string(vc.files) +
              (vc.files == 1 ? " file" : " files"));
     for (const auto& p : r.problems) {
-      if (p.subject == vc.version.ref()) out.line("        " + p.message);
+      if (p.subject == vc.version.ref()) out.line("        " + printable(p.message));
     }
   }
   // Problems that belong to no version checked: the database, the log, a model row.
   for (const auto& p : r.problems) {
     const bool of_version = std::any_of(r.versions.begin(), r.versions.end(),
                                         [&](const auto& vc) { return vc.version.ref() == p.subject; });
-    if (!of_version) out.line(out.red("FAILED") + "  " + p.subject + ": " + p.message);
+    if (!of_version) out.line(out.red("FAILED") + "  " + p.subject + ": " + printable(p.message));
   }
   if (r.whole_registry) {
     const auto events = [](std::int64_t n) {

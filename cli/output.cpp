@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -95,6 +96,15 @@ std::string Output::red(std::string_view text) const { return paint("31", text);
 std::string Output::yellow(std::string_view text) const { return paint("33", text); }
 std::string Output::dim(std::string_view text) const { return paint("2", text); }
 
+std::string printable(std::string_view text) {
+  if (std::none_of(text.begin(), text.end(),
+                   [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return std::string(text);
+  }
+  const std::string quoted = quote(text);  // the same escapes as error messages
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 std::string human_size(std::uint64_t bytes) {
   static const char* const k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) return std::to_string(bytes) + " B";
@@ -118,7 +128,7 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows, cons
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
     for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], display_width(row[i]));
+      widths[i] = std::max(widths[i], display_width(printable(row[i])));
     }
   }
   std::string text;
@@ -126,7 +136,7 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows, cons
     std::string line;
     for (std::size_t i = 0; i < rows[r].size(); ++i) {
       const bool last = i + 1 == rows[r].size();
-      std::string cell = rows[r][i];
+      std::string cell = printable(rows[r][i]);
       if (!last) cell += std::string(widths[i] - display_width(cell) + 2, ' ');
       line += cell;
     }

@@ -55,6 +55,10 @@ class Output {
   bool m_stderr_color;
 };
 
+// `text` with control characters shown as escapes (\n, \x1b), so that a
+// value from the registry can neither break a line nor drive the terminal.
+std::string printable(std::string_view text);
+
 // "1.2 MiB", "512 B".
 std::string human_size(std::uint64_t bytes);
 

@@ -39,6 +39,10 @@ std::string read_link(const fs::path& path) {
   std::error_code ec;
   const fs::path target = fs::read_symlink(path, ec);
   if (ec) throw system_error(ec.value(), "cannot read symlink " + quote(path.string()));
+  if (!valid_utf8(target.string())) {
+    throw Error(ExitCode::data, "cannot register " + quote(path.string()) +
+                                    ": its symlink target is not valid UTF-8");
+  }
   return target.string();
 }
 
@@ -46,18 +50,20 @@ std::string read_link(const fs::path& path) {
 // lexically and through the file system, is under the root.
 void check_link_stays_inside(const fs::path& link_path, const std::string& target,
                              const fs::path& root) {
-  const auto refuse = [&] {
+  const auto refuse = [&](const std::string& why) {
     throw Error(ExitCode::data,
-                "refusing symlink " + quote(link_path.string()) + " -> " + quote(target) +
-                    ": it resolves outside the artifact " + quote(root.string()),
-                "copy the file into the artifact directory, or register its real location");
+                "refusing symlink " + quote(link_path.string()) + " -> " + quote(target) + ": " + why,
+                "make the link relative and inside the artifact, or copy the file into it");
   };
-  if (fs::path(target).is_absolute()) refuse();
+  const std::string outside = "it resolves outside the artifact " + quote(root.string());
+  // Absolute links would point elsewhere once the files are checked out.
+  if (fs::path(target).is_absolute()) refuse("it is absolute, and only relative links stay inside the artifact");
   const fs::path lexical = (link_path.parent_path() / target).lexically_normal();
-  if (!is_within(lexical, root) && lexical != root) refuse();
+  if (!is_within(lexical, root) && lexical != root) refuse(outside);
   std::error_code ec;
   const fs::path resolved = fs::weakly_canonical(link_path.parent_path() / target, ec);
-  if (ec || (!is_within(resolved, root) && resolved != root)) refuse();
+  if (ec) refuse("it cannot be resolved (" + errno_text(ec.value()) + ")");
+  if (!is_within(resolved, root) && resolved != root) refuse(outside);
 }
 
 std::string relative_name(const fs::path& path, const fs::path& root) {

@@ -231,11 +231,24 @@ std::optional<std::string> configured_identity(const std::filesystem::path& star
 std::string strip_credentials(const std::string& url) {
   const auto scheme = url.find("://");
   if (scheme == std::string::npos) return url;  // scp-like "git@host:path" has no secret
-  const auto host_start = scheme + 3;
-  const auto path_start = url.find('/', host_start);
-  const auto at = url.rfind('@', path_start == std::string::npos ? url.size() : path_start);
-  if (at == std::string::npos || at < host_start) return url;
-  return url.substr(0, host_start) + url.substr(at + 1);
+  // A query string or fragment can carry a token (?access_token=...).
+  std::string rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  // "user:password@": a password may hold a raw '/', so a ':' before the
+  // first '@' marks credentials wherever the '@' is.
+  const auto first_at = rest.find('@');
+  const auto colon = rest.find(':');
+  if (first_at != std::string::npos && colon != std::string::npos && colon < first_at) {
+    rest = rest.substr(rest.rfind('@', rest.find('/', first_at) == std::string::npos
+                                           ? rest.size()
+                                           : rest.find('/', first_at)) +
+                       1);
+  } else {
+    const auto path_start = rest.find('/');
+    const auto at = rest.rfind('@', path_start == std::string::npos ? rest.size() : path_start);
+    if (at != std::string::npos) rest = rest.substr(at + 1);
+  }
+  return url.substr(0, scheme + 3) + rest;
 }
 
 }  // namespace lm::git

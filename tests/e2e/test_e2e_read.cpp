@@ -104,6 +104,21 @@ TEST_CASE("show prints a readable summary", "[e2e][show]") {
                         Catch::Contains("files\n  PATH   SIZE  SHA256\n  a.bin  1 B   ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
 }
 
+TEST_CASE("control characters in values are shown as escapes", "[e2e][show]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  REQUIRE(sb.run({"register", "churn", "a.bin", "--description", "line one\nline two \x1b[2J",
+                  "--owner", "ada\r"}).rc == 0);
+  const auto r = sb.run({"show", "churn"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("description  line one\\nline two \\x1b[2J\n") &&
+                        Catch::Contains("owner        ada\\r\n"));
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  // JSON keeps the value exactly.
+  CHECK(sb.run({"show", "churn", "--json"}).json()["description"] == "line one\nline two \x1b[2J");
+}
+
 TEST_CASE("history lists events newest first, by name, limited", "[e2e][history]") {
   Sandbox sb;
   populate(sb);

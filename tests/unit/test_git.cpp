@@ -51,4 +51,9 @@ TEST_CASE("credentials never survive in a remote URL", "[git]") {
   CHECK(git::strip_credentials("https://example.com/x.git") == "https://example.com/x.git");
   CHECK(git::strip_credentials("git@example.com:team/x.git") == "git@example.com:team/x.git");
   CHECK(git::strip_credentials("ssh://git@example.com/x@y.git") == "ssh://example.com/x@y.git");
+  CHECK(git::strip_credentials("https://github.com/o/r.git?access_token=ghp_SECRET") ==
+        "https://github.com/o/r.git");
+  CHECK(git::strip_credentials("https://u:pa/ss@example.com/r.git") == "https://example.com/r.git");
+  CHECK(git::strip_credentials("https://u:p@ss@example.com/r.git") == "https://example.com/r.git");
+  CHECK(git::strip_credentials("https://example.com:8443/r.git") == "https://example.com:8443/r.git");
 }
