@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 readonly jobs=$(nproc 2>/dev/null || echo 2)
 readonly packages=(
-  cmake ninja-build g++ pkg-config git groff-base
+  cmake ninja-build g++ pkg-config git groff-base graphviz
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2
 )
 

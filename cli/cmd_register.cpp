@@ -1,4 +1,5 @@
-// lastmile register NAME PATH: record a new version of a model.
+// lastmile register NAME PATH and lastmile dataset register NAME PATH:
+// record a new version of a model or a dataset.
 
 #include <chrono>
 
@@ -16,6 +17,7 @@ namespace lm::cli {
 namespace {
 
 struct RegisterOptions {
+  std::string kind;  // "model" or "dataset"
   std::string name;
   std::string path;
   std::string version;
@@ -27,6 +29,14 @@ struct RegisterOptions {
   std::string owner;
   std::string description;
   std::string store = "copy";
+  std::vector<std::string> inputs;   // DATASET_REF or NAME=PATH
+  std::vector<std::string> parents;
+};
+
+// An --input given as NAME=PATH: a dataset registered on the way.
+struct InputPath {
+  std::string name;
+  std::string path;
 };
 
 StringMap parse_pairs(const std::vector<std::string>& args, const char* flag) {
@@ -60,7 +70,8 @@ Metrics read_metrics(const RegisterOptions& o) {
 // touched, so that bad input never writes anything.
 RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
   RegisterRequest r;
-  validate_name(o.name, "model");
+  validate_name(o.name, o.kind);
+  r.kind = o.kind;
   r.name = o.name;
   r.path = o.path;
   if (!o.version.empty()) r.version = parse_semver(o.version);
@@ -73,6 +84,10 @@ RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
   r.owner = o.owner;
   r.description = o.description;
   r.metrics = read_metrics(o);
+  for (const auto& input : o.inputs) {
+    if (input.find('=') == std::string::npos) r.inputs.push_back(parse_ref(input));
+  }
+  for (const auto& parent : o.parents) r.parents.push_back(parse_ref(parent));
   r.cwd = ctx.cwd();
   r.actor = resolve_actor(ctx.cwd());
   return r;
@@ -106,14 +121,51 @@ void print_result(const Context& ctx, const RegisterResult& result) {
   }
 }
 
+std::vector<InputPath> input_paths(const RegisterOptions& o) {
+  std::vector<InputPath> out;
+  for (const auto& input : o.inputs) {
+    const auto eq = input.find('=');
+    if (eq == std::string::npos) continue;
+    out.push_back({input.substr(0, eq), input.substr(eq + 1)});
+    validate_name(out.back().name, "dataset");
+    if (out.back().path.empty()) {
+      throw Error(ExitCode::usage, "--input " + quote(input) + " names no path",
+                  "use --input DATASET_REF or --input NAME=PATH");
+    }
+  }
+  return out;
+}
+
+// Registers each NAME=PATH input as a dataset (or finds the version that
+// already holds its bytes) and adds it to the request's inputs.
+void register_input_paths(Context& ctx, const std::vector<InputPath>& paths,
+                          RegisterRequest& request, Progress& progress) {
+  for (const auto& input : paths) {
+    RegisterRequest dataset;
+    dataset.kind = "dataset";
+    dataset.name = input.name;
+    dataset.path = input.path;
+    dataset.reuse_same_digest = true;
+    dataset.store = request.store;
+    dataset.actor = request.actor;
+    dataset.cwd = request.cwd;
+    const RegisterResult r = register_version(ctx.registry(), dataset, &progress);
+    ctx.out().note((r.created ? "registered input " : "input ") + r.version.ref() +
+                   (r.created ? "" : " already holds " + input.path));
+    request.inputs.push_back(parse_ref(r.version.ref()));
+  }
+}
+
 int run_register(Context& ctx, const RegisterOptions& o) {
-  const RegisterRequest request = build_request(o, ctx);
+  RegisterRequest request = build_request(o, ctx);
+  const std::vector<InputPath> paths = input_paths(o);
   Registry& registry = ctx.registry();
   Progress progress;
   RegisterResult result;
   const auto start = std::chrono::steady_clock::now();
   {
     ProgressBar bar(progress, "hashing", ctx.out());
+    register_input_paths(ctx, paths, request, progress);
     result = register_version(registry, request, &progress);
   }
   print_result(ctx, result);
@@ -129,39 +181,58 @@ int run_register(Context& ctx, const RegisterOptions& o) {
   return 0;
 }
 
+void add_register_options(CLI::App& sub, RegisterOptions& o) {
+  const std::string what = o.kind;
+  sub.add_option("NAME", o.name, what + " name, e.g. churn or team/churn")->required();
+  sub.add_option("PATH", o.path, "the " + what + " file or directory")->required();
+  auto* version = sub.add_option("--version", o.version,
+                                 "the version to register (SemVer, e.g. 1.4.0)")
+                      ->type_name("V");
+  sub.add_option("--bump", o.bump, "next version after the highest: major, minor (default) or patch")
+      ->type_name("KIND")
+      ->excludes(version);
+  sub.add_option("--metrics", o.metrics_files, "JSON file of metrics; nested keys become dotted names")
+      ->type_name("FILE");
+  sub.add_option("--metric", o.metrics, "one metric, a number (repeatable)")->type_name("K=V");
+  sub.add_option("--param", o.params, "a training parameter (repeatable)")->type_name("K=V");
+  sub.add_option("--label", o.labels, "a label (repeatable)")->type_name("K=V");
+  sub.add_option("--input", o.inputs,
+                 "a dataset it was made from: DATASET_REF, or NAME=PATH to register the dataset "
+                 "first (repeatable)")
+      ->type_name("REF");
+  sub.add_option("--parent", o.parents,
+                 "a " + what + " version it derives from, e.g. fine-tuned from (repeatable)")
+      ->type_name("REF");
+  sub.add_option("--owner", o.owner, "who owns it")->type_name("WHO");
+  sub.add_option("--description", o.description, "what this version is")->type_name("TEXT");
+  sub.add_option("--store", o.store,
+                 "copy (default): keep the bytes in the registry; reference: record hashes and "
+                 "the path only")
+      ->type_name("MODE");
+}
+
 }  // namespace
 
 Command register_command() {
   auto o = std::make_shared<RegisterOptions>();
-  return {
-      "register", "record a new version of a model: hash and store its bytes, with metadata",
-      [o](CLI::App& sub) {
-        sub.add_option("NAME", o->name, "model name, e.g. churn or team/churn")->required();
-        sub.add_option("PATH", o->path, "the model file or directory")->required();
-        auto* version = sub.add_option("--version", o->version,
-                                       "the version to register (SemVer, e.g. 1.4.0)")
-                            ->type_name("V");
-        sub.add_option("--bump", o->bump,
-                       "next version after the highest: major, minor (default) or patch")
-            ->type_name("KIND")
-            ->excludes(version);
-        sub.add_option("--metrics", o->metrics_files,
-                       "JSON file of metrics; nested keys become dotted names")
-            ->type_name("FILE");
-        sub.add_option("--metric", o->metrics, "one metric, a number (repeatable)")
-            ->type_name("K=V");
-        sub.add_option("--param", o->params, "a training parameter (repeatable)")
-            ->type_name("K=V");
-        sub.add_option("--label", o->labels, "a label (repeatable)")->type_name("K=V");
-        sub.add_option("--owner", o->owner, "who owns this model")->type_name("WHO");
-        sub.add_option("--description", o->description, "what this version is")
-            ->type_name("TEXT");
-        sub.add_option("--store", o->store,
-                       "copy (default): keep the bytes in the registry; reference: record "
-                       "hashes and the path only")
-            ->type_name("MODE");
-      },
-      [o](Context& ctx) { return run_register(ctx, *o); }};
+  o->kind = "model";
+  return {"register", "record a new version of a model: hash and store its bytes, with metadata",
+          [o](CLI::App& sub) { add_register_options(sub, *o); },
+          [o](Context& ctx) { return run_register(ctx, *o); }};
+}
+
+Command dataset_command() {
+  auto o = std::make_shared<RegisterOptions>();
+  o->kind = "dataset";
+  return {"dataset", "work with datasets: 'dataset register NAME PATH' records a dataset version",
+          [o](CLI::App& sub) {
+            sub.require_subcommand(1);
+            CLI::App* reg = sub.add_subcommand(
+                "register", "record a new version of a dataset: hash and store its bytes, with metadata");
+            reg->fallthrough();
+            add_register_options(*reg, *o);
+          },
+          [o](Context& ctx) { return run_register(ctx, *o); }};
 }
 
 }  // namespace lm::cli

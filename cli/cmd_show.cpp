@@ -3,6 +3,9 @@
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/views.hpp"
+#include <map>
+
+#include "registry/lineage.hpp"
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
 #include "registry/query.hpp"
@@ -31,8 +34,23 @@ std::string git_line(const GitInfo& g) {
   return text;
 }
 
+// The refs of what a version was made from, by relation.
+std::map<std::string, std::vector<std::string>> links_of(sql::Db& db, const VersionRecord& v) {
+  std::map<std::string, std::vector<std::string>> links{{"input", {}}, {"parent", {}}};
+  for (const auto& e : edges_from(db, v.id)) {
+    for (const auto& target : versions_by_ids(db, {e.to})) links[e.relation].push_back(target.ref());
+  }
+  return links;
+}
+
+std::string joined(const std::vector<std::string>& list) {
+  std::string text;
+  for (const auto& item : list) text += (text.empty() ? "" : "  ") + item;
+  return text;
+}
+
 void print_text(const Output& out, const VersionRecord& v, const VersionMetadata& meta,
-                const Manifest& manifest) {
+                const Manifest& manifest, std::map<std::string, std::vector<std::string>>& links) {
   std::vector<std::vector<std::string>> rows;
   const auto add = [&](std::string key, std::string value) {
     if (!value.empty()) rows.push_back({std::move(key), std::move(value)});
@@ -47,6 +65,8 @@ void print_text(const Output& out, const VersionRecord& v, const VersionMetadata
   add("metrics", joined_metrics(meta.metrics));
   add("params", joined(meta.params));
   add("labels", joined(meta.labels));
+  add("inputs", joined(links["input"]));
+  add("parents", joined(links["parent"]));
   std::string text = out.bold(v.ref()) + "  (" + v.kind + ")\n";
   for (const auto& row : rows) {
     text += row[0] + std::string(13 - std::min<std::size_t>(row[0].size(), 12), ' ') +
@@ -71,14 +91,17 @@ int run_show(Context& ctx, const std::string& ref_text) {
   const VersionRecord v = resolve(db, ref);
   const VersionMetadata meta = load_metadata(db, v.id);
   const Manifest manifest = load_manifest(db, v.id);
+  auto links = links_of(db, v);
   if (ctx.out().json()) {
     Json doc = version_json(v);
     doc.update(metadata_json(meta));
+    doc["inputs"] = links["input"];
+    doc["parents"] = links["parent"];
     doc["manifest"] = manifest_to_json(manifest);
     ctx.out().json_document(doc);
     return 0;
   }
-  print_text(ctx.out(), v, meta, manifest);
+  print_text(ctx.out(), v, meta, manifest, links);
   return 0;
 }
 

@@ -23,6 +23,8 @@ struct Command {
 
 Command init_command();
 Command register_command();
+Command dataset_command();
+Command lineage_command();
 Command list_command();
 Command show_command();
 Command history_command();
@@ -30,8 +32,9 @@ Command verify_command();
 Command checkout_command();
 
 inline std::vector<Command> all_commands() {
-  return {init_command(),    register_command(), list_command(),    show_command(),
-          history_command(), verify_command(),   checkout_command()};
+  return {init_command(),    register_command(), dataset_command(),  list_command(),
+          show_command(),    lineage_command(),  history_command(),  verify_command(),
+          checkout_command()};
 }
 
 }  // namespace lm::cli

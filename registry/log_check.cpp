@@ -41,6 +41,13 @@ const std::vector<TableQuery>& table_queries() {
        "SELECT m.name || '@' || v.version_key, m.name || '@' || v.version_key || ' ' || f.path, "
        "json_array(f.size, f.sha256, f.executable, f.link) "
        "FROM files f JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id"},
+      {"edges",
+       {"relation"},
+       "SELECT m.name || '@' || v.version_key, "
+       "m.name || '@' || v.version_key || ' ' || e.relation || ' ' || tm.name || '@' || "
+       "t.version_key, json_array(e.relation) "
+       "FROM edges e JOIN versions v ON v.id = e.version_id JOIN models m ON m.id = v.model_id "
+       "JOIN versions t ON t.id = e.target_id JOIN models tm ON tm.id = t.model_id"},
       {"metadata",
        {"number", "text"},
        "SELECT m.name || '@' || v.version_key, "

@@ -64,6 +64,35 @@ void insert_metadata(sql::Db& db, std::int64_t version_id, const Json& payload) 
   }
 }
 
+// Resolves an edge's end recorded in an event to its version row; the
+// version must exist and still have the recorded digest.
+std::int64_t edge_target(sql::Db& db, const Json& end, const Event& event) {
+  const std::string name = end.at("name").get<std::string>();
+  const Semver version = parse_semver(end.at("version").get<std::string>());
+  auto stmt = db.prepare(
+      "SELECT v.id, v.digest FROM versions v JOIN models m ON m.id = v.model_id "
+      "WHERE m.name = ? AND v.version_key = ?");
+  stmt.bind_all(name, version.key());
+  if (!stmt.step() || stmt.text(1) != end.at("digest").get<std::string>()) {
+    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " links to " +
+                                    quote(name + "@" + version.str()) +
+                                    ", which is not in the registry with its digest");
+  }
+  return stmt.int64(0);
+}
+
+void insert_edges(sql::Db& db, std::int64_t version_id, const Json& payload, const Event& event) {
+  auto stmt = db.prepare("INSERT OR IGNORE INTO edges (version_id, relation, target_id) VALUES (?, ?, ?)");
+  for (const char* relation : {"input", "parent"}) {
+    const std::string key = std::string(relation) + "s";
+    if (!payload.contains(key)) continue;
+    for (const auto& end : payload.at(key)) {
+      stmt.bind_all(version_id, relation, edge_target(db, end, event)).run();
+      stmt.reset();
+    }
+  }
+}
+
 void apply_registered(sql::Db& db, const Event& event) {
   const Json& p = event.payload;
   const std::string name = p.at("name").get<std::string>();
@@ -96,6 +125,7 @@ void apply_registered(sql::Db& db, const Event& event) {
   const std::int64_t version_id = db.last_insert_rowid();
   insert_files(db, version_id, manifest);
   insert_metadata(db, version_id, p);
+  insert_edges(db, version_id, p, event);
   update_model_summary(db, model_id, version, event);
 }
 

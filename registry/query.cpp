@@ -123,9 +123,12 @@ VersionRecord resolve(sql::Db& db, const Ref& ref) {
           return semver_of(a) < semver_of(b);
         });
       }
+      std::string matches;
+      for (const auto& v : found) {
+        matches += (matches.empty() ? "" : ", ") + v.ref() + " (" + v.digest.substr(0, 23) + "...)";
+      }
       throw Error(ExitCode::usage,
-                  "digest " + quote(low) + " matches " + std::to_string(found.size()) +
-                      " versions of " + quote(ref.name),
+                  "digest " + quote(low) + " is ambiguous: it matches " + matches,
                   "give more hex digits, or name the version");
     }
     case Ref::Kind::stage:
@@ -203,6 +206,17 @@ std::vector<VersionRecord> list_versions(sql::Db& db, const std::string& name) {
     return semver_of(b) < semver_of(a);
   });
   return versions;
+}
+
+std::vector<VersionRecord> versions_by_ids(sql::Db& db, const std::vector<std::int64_t>& ids) {
+  auto stmt = db.prepare(select_versions("WHERE v.id = ?"));
+  std::vector<VersionRecord> out;
+  for (std::int64_t id : ids) {
+    stmt.bind(1, id);
+    if (stmt.step()) out.push_back(read_version(stmt));
+    stmt.reset();
+  }
+  return out;
 }
 
 std::vector<VersionRecord> all_versions(sql::Db& db) {

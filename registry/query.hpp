@@ -85,6 +85,9 @@ VersionMetadata load_metadata(sql::Db& db, std::int64_t version_id);
 std::vector<ModelSummary> list_models(sql::Db& db);
 // Versions of one model, highest precedence first. Throws Error(not_found).
 std::vector<VersionRecord> list_versions(sql::Db& db, const std::string& name);
+// The versions with these ids, in the order given (missing ids skipped).
+std::vector<VersionRecord> versions_by_ids(sql::Db& db, const std::vector<std::int64_t>& ids);
+
 // Every version in the registry, in registration order.
 std::vector<VersionRecord> all_versions(sql::Db& db);
 

@@ -1,6 +1,8 @@
 #include "registry/register.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <numeric>
 
 #include "registry/artifact.hpp"
@@ -10,6 +12,7 @@
 #include "registry/core/git.hpp"
 #include "registry/core/parallel.hpp"
 #include "registry/events.hpp"
+#include "registry/lineage.hpp"
 #include "registry/projection.hpp"
 #include "registry/stat_cache.hpp"
 
@@ -80,10 +83,68 @@ Json metadata_json(const RegisterRequest& r) {
               {"description", r.description}};
 }
 
+// The versions a registration links to, resolved under the write lock.
+struct Links {
+  std::vector<VersionRecord> inputs;
+  std::vector<VersionRecord> parents;
+};
+
+std::vector<VersionRecord> resolve_links(sql::Db& db, const std::vector<Ref>& refs,
+                                         const std::string& want_kind, const char* flag) {
+  std::map<std::int64_t, VersionRecord> found;  // by id: sorted, no duplicates
+  for (const Ref& ref : refs) {
+    VersionRecord v = resolve(db, ref);
+    if (v.kind != want_kind) {
+      throw Error(ExitCode::usage, std::string(flag) + " " + quote(ref.text) + " is a " + v.kind +
+                                       ", not a " + want_kind);
+    }
+    found.emplace(v.id, std::move(v));
+  }
+  std::vector<VersionRecord> out;
+  for (auto& [id, v] : found) out.push_back(std::move(v));
+  return out;
+}
+
+Links resolve_links(sql::Db& db, const RegisterRequest& r) {
+  return {resolve_links(db, r.inputs, "dataset", "--input"),
+          resolve_links(db, r.parents, r.kind, "--parent")};
+}
+
+Json links_json(const std::vector<VersionRecord>& versions) {
+  Json list = Json::array();
+  for (const auto& v : versions) {
+    list.push_back({{"name", v.name}, {"version", v.version}, {"digest", v.digest}});
+  }
+  return list;
+}
+
+std::set<std::pair<std::string, std::int64_t>> link_set(const Links& links) {
+  std::set<std::pair<std::string, std::int64_t>> out;
+  for (const auto& v : links.inputs) out.emplace("input", v.id);
+  for (const auto& v : links.parents) out.emplace("parent", v.id);
+  return out;
+}
+
+// A version cannot come from itself or from anything made from it.
+void refuse_cycles(sql::Db& db, const VersionRecord& version, const Links& links) {
+  for (const auto* list : {&links.inputs, &links.parents}) {
+    for (const auto& v : *list) {
+      if (is_downstream_of(db, v.id, version.id)) {
+        throw Error(ExitCode::check_failed,
+                    "refusing lineage cycle: " + quote(v.ref()) +
+                        (v.id == version.id ? " is " : " was made from ") + quote(version.ref()),
+                    "a version can only come from versions registered before it");
+      }
+    }
+  }
+}
+
 Json registration_payload(const RegisterRequest& r, const Semver& version, const Scan& scan,
                           const Manifest& manifest, const std::string& digest,
-                          const std::optional<git::Provenance>& provenance) {
+                          const std::optional<git::Provenance>& provenance, const Links& links) {
   Json p = metadata_json(r);
+  p["inputs"] = links_json(links.inputs);
+  p["parents"] = links_json(links.parents);
   p["name"] = r.name;
   p["kind"] = r.kind;
   p["version"] = version.str();
@@ -100,13 +161,33 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
 
 bool has_metadata(const RegisterRequest& r) {
   return !r.metrics.empty() || !r.params.empty() || !r.labels.empty() || !r.owner.empty() ||
-         !r.description.empty();
+         !r.description.empty() || !r.inputs.empty() || !r.parents.empty();
 }
 
-bool same_metadata(sql::Db& db, const VersionRecord& existing, const RegisterRequest& r) {
+bool same_metadata(sql::Db& db, const VersionRecord& existing, const RegisterRequest& r,
+                   const Links& links) {
   const VersionMetadata meta = load_metadata(db, existing.id);
+  std::set<std::pair<std::string, std::int64_t>> recorded;
+  for (const auto& e : edges_from(db, existing.id)) recorded.emplace(e.relation, e.to);
   return meta.metrics == r.metrics && meta.params == r.params && meta.labels == r.labels &&
-         existing.owner == r.owner && existing.description == r.description;
+         existing.owner == r.owner && existing.description == r.description &&
+         recorded == link_set(links);
+}
+
+// The version of `name` that already holds `digest`, the highest if several.
+std::optional<VersionRecord> version_with_digest(sql::Db& db, const std::string& name,
+                                                 const std::string& digest) {
+  Ref ref;
+  ref.name = name;
+  ref.kind = Ref::Kind::digest;
+  ref.digest_hex = digest.substr(7);
+  ref.text = name + "@" + digest;
+  try {
+    return resolve(db, ref);
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::not_found) return std::nullopt;
+    throw;
+  }
 }
 
 void check_kind(sql::Db& db, const RegisterRequest& r) {
@@ -199,7 +280,11 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
     RegisterResult result;
     sql::Transaction txn(db);  // versions are decided under the write lock
     check_kind(db, r);
-    const Semver version = r.version ? *r.version : next_version(db, r);
+    const Links links = resolve_links(db, r);
+    std::optional<VersionRecord> same_bytes;
+    if (r.reuse_same_digest && !r.version) same_bytes = version_with_digest(db, r.name, digest);
+    const Semver version =
+        same_bytes ? parse_semver(same_bytes->version) : r.version ? *r.version : next_version(db, r);
     if (auto existing = find_version(db, r.name, version.key())) {
       if (existing->digest != digest) {
         throw Error(ExitCode::check_failed,
@@ -208,13 +293,14 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
                     "versions never change; register the new bytes under a new version, "
                     "e.g. --bump patch");
       }
+      refuse_cycles(db, *existing, links);
       ObjectStore::discard(ingested.staged);
       result.version = *existing;
-      result.metadata_differs = has_metadata(r) && !same_metadata(db, *existing, r);
+      result.metadata_differs = has_metadata(r) && !same_metadata(db, *existing, r, links);
       return result;
     }
     const Json payload =
-        registration_payload(r, version, scan, ingested.manifest, digest, provenance);
+        registration_payload(r, version, scan, ingested.manifest, digest, provenance, links);
     const Event event =
         append_event(db, "version.registered", r.name + "@" + version.str(), r.name, payload,
                      r.actor);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
@@ -28,6 +29,11 @@ struct RegisterRequest {
   std::string owner;
   std::string description;
   StoreMode store = StoreMode::copy;
+  std::vector<Ref> inputs;   // datasets the version was made from
+  std::vector<Ref> parents;  // versions of the same kind it derives from
+  // Without an explicit version, bytes the name already holds under some
+  // version are that version, not a new one (for --input name=PATH).
+  bool reuse_same_digest = false;
   std::string actor;
   std::filesystem::path cwd;  // where git provenance is read
 };

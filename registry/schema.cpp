@@ -76,6 +76,16 @@ CREATE TABLE files (
 ) WITHOUT ROWID;
 CREATE INDEX files_by_sha256 ON files(sha256);
 
+-- Lineage: what a version was made from. Edges point at exact versions
+-- (the event records their digests too).
+CREATE TABLE edges (
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  relation   TEXT NOT NULL CHECK (relation IN ('input', 'parent')),
+  target_id  INTEGER NOT NULL REFERENCES versions(id),
+  PRIMARY KEY (version_id, relation, target_id)
+) WITHOUT ROWID;
+CREATE INDEX edges_by_target ON edges(target_id, version_id);
+
 CREATE TABLE metadata (
   version_id INTEGER NOT NULL REFERENCES versions(id),
   kind       TEXT NOT NULL CHECK (kind IN ('metric', 'param', 'label')),

@@ -14,8 +14,14 @@ using lm::test::Sandbox;
 
 namespace {
 
-const std::vector<std::string> k_commands = {"init",    "register", "list",    "show",
-                                             "history", "verify",   "checkout"};
+const std::vector<std::string> k_commands = {"init",    "register", "dataset", "list",    "show",
+                                             "lineage", "history",  "verify",  "checkout"};
+
+// The words that run a command: dataset's one verb is "dataset register".
+std::vector<std::string> command_words(const std::string& cmd) {
+  if (cmd == "dataset") return {"dataset", "register"};
+  return {cmd};
+}
 
 // The SYNOPSIS of a man page with roff markup removed, one line.
 std::string man_synopsis(const std::string& page) {
@@ -59,7 +65,9 @@ TEST_CASE("every command answers -h and --help on stdout", "[e2e][cli]") {
   for (const auto& cmd : k_commands) {
     for (const char* flag : {"-h", "--help"}) {
       INFO(cmd << " " << flag);
-      const auto r = sb.run({cmd, flag});
+      auto args = command_words(cmd);
+      args.push_back(flag);
+      const auto r = sb.run(args);
       CHECK(r.rc == 0);
       CHECK_THAT(r.out, Catch::StartsWith("Usage: lastmile " + cmd));
       CHECK(r.err.empty());
@@ -70,10 +78,11 @@ TEST_CASE("every command answers -h and --help on stdout", "[e2e][cli]") {
 TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
   Sandbox sb;
   const std::map<std::string, std::vector<std::string>> valid_args = {
-      {"register", {"churn", "m.bin"}}, {"show", {"churn"}}, {"checkout", {"churn", "--to", "out"}}};
+      {"register", {"churn", "m.bin"}}, {"dataset", {"data", "d"}},
+      {"show", {"churn"}}, {"lineage", {"churn"}}, {"checkout", {"churn", "--to", "out"}}};
   for (const auto& cmd : k_commands) {
     INFO(cmd);
-    std::vector<std::string> args{cmd};
+    std::vector<std::string> args = command_words(cmd);
     if (auto it = valid_args.find(cmd); it != valid_args.end()) {
       args.insert(args.end(), it->second.begin(), it->second.end());
     }
@@ -93,7 +102,9 @@ TEST_CASE("every usage line matches its man page SYNOPSIS", "[e2e][cli][man]") {
   Sandbox sb;
   for (const auto& cmd : k_commands) {
     INFO(cmd);
-    const auto r = sb.run({cmd, "--help"});
+    auto args = command_words(cmd);
+    args.push_back("--help");
+    const auto r = sb.run(args);
     std::string usage = r.out.substr(0, r.out.find('\n'));
     usage = usage.substr(std::string("Usage: ").size());
     CHECK(man_synopsis("lastmile-" + cmd + ".1") == usage);
