@@ -15,6 +15,7 @@ namespace {
 struct HistoryOptions {
   std::string name;
   int limit = 0;
+  std::string at;
 };
 
 std::string describe(const Event& e) {
@@ -32,7 +33,8 @@ int run_history(Context& ctx, const HistoryOptions& o) {
     validate_name(o.name);
     require_model(db, o.name);
   }
-  const auto events = load_events(db, o.name, static_cast<std::size_t>(o.limit));
+  const AsOf at = o.at.empty() ? AsOf{} : as_of(db, o.at);
+  const auto events = load_events(db, o.name, static_cast<std::size_t>(o.limit), at.seq);
   const Output& out = ctx.out();
   if (out.json()) {
     Json list = Json::array();
@@ -62,6 +64,8 @@ Command history_command() {
             sub.add_option("-n,--limit", o->limit, "show at most N events")
                 ->type_name("N")
                 ->check(CLI::Range(1, 1'000'000'000));
+            sub.add_option("--at", o->at, "only events up to TIME (RFC 3339, or a date)")
+                ->type_name("TIME");
           },
           [o](Context& ctx) { return run_history(ctx, *o); }};
 }

@@ -85,22 +85,30 @@ void print_text(const Output& out, const VersionRecord& v, const VersionMetadata
   out.line(text);
 }
 
-int run_show(Context& ctx, const std::string& ref_text) {
-  const Ref ref = parse_ref(ref_text);
+struct ShowOptions {
+  std::string ref;
+  std::string at;
+};
+
+int run_show(Context& ctx, const ShowOptions& o) {
+  const Ref ref = parse_ref(o.ref);
   sql::Db& db = ctx.registry().db();
-  const VersionRecord v = resolve(db, ref);
+  const AsOf at = o.at.empty() ? AsOf{} : as_of(db, o.at);
+  const VersionRecord v = resolve(db, ref, at);
   const VersionMetadata meta = load_metadata(db, v.id);
   const Manifest manifest = load_manifest(db, v.id);
   auto links = links_of(db, v);
   if (ctx.out().json()) {
     Json doc = version_json(v);
     doc.update(metadata_json(meta));
+    doc["as_of"] = at.past() ? Json(at.time) : Json(nullptr);
     doc["inputs"] = links["input"];
     doc["parents"] = links["parent"];
     doc["manifest"] = manifest_to_json(manifest);
     ctx.out().json_document(doc);
     return 0;
   }
+  if (at.past()) ctx.out().note("as of " + at.time + ", " + ref.text + " was " + v.ref());
   print_text(ctx.out(), v, meta, manifest, links);
   return 0;
 }
@@ -108,14 +116,17 @@ int run_show(Context& ctx, const std::string& ref_text) {
 }  // namespace
 
 Command show_command() {
-  auto ref = std::make_shared<std::string>();
-  return {"show", "show one version: digest, metadata, provenance and files",
-          [ref](CLI::App& sub) {
-            sub.add_option("REF", *ref,
+  auto o = std::make_shared<ShowOptions>();
+  return {"show", "show one version: digest, metadata, provenance, lineage and files",
+          [o](CLI::App& sub) {
+            sub.add_option("REF", o->ref,
                            "NAME@VERSION, NAME@latest, NAME@sha256:HEX, or NAME for the latest")
                 ->required();
+            sub.add_option("--at", o->at,
+                           "answer as the registry stood at TIME (RFC 3339, or a date)")
+                ->type_name("TIME");
           },
-          [ref](Context& ctx) { return run_show(ctx, *ref); }};
+          [o](Context& ctx) { return run_show(ctx, *o); }};
 }
 
 }  // namespace lm::cli

@@ -63,13 +63,15 @@ Event append_event(sql::Db& db, std::string kind, std::string subject, const std
   return e;
 }
 
-std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit) {
-  std::string sql = std::string("SELECT ") + k_columns + " FROM events";
-  if (!name.empty()) sql += " WHERE name = ?1";
+std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit,
+                               std::int64_t last_seq) {
+  std::string sql = std::string("SELECT ") + k_columns + " FROM events WHERE seq <= ?1";
+  if (!name.empty()) sql += " AND name = ?2";
   sql += " ORDER BY seq DESC";
   if (limit > 0) sql += " LIMIT " + std::to_string(limit);
   auto stmt = db.prepare(sql);
-  if (!name.empty()) stmt.bind(1, name);
+  stmt.bind(1, last_seq);
+  if (!name.empty()) stmt.bind(2, name);
   std::vector<Event> events;
   while (stmt.step()) events.push_back(read_row(stmt, "the event log"));
   return events;

@@ -4,6 +4,7 @@
 // its id), so each event commits to the whole history before it.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,7 +39,9 @@ Event append_event(sql::Db& db, std::string kind, std::string subject, const std
                    Json payload, std::string actor);
 
 // Loads events, newest first; `name` empty means all. `limit` 0 means all.
-std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit);
+// Only events up to `last_seq` count (the log as it stood then).
+std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit,
+                               std::int64_t last_seq = std::numeric_limits<std::int64_t>::max());
 std::optional<Event> load_event(sql::Db& db, std::int64_t seq);
 
 struct ChainCheck {

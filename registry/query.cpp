@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "registry/core/clock.hpp"
 #include "registry/core/error.hpp"
 
 namespace lm {
@@ -84,21 +85,43 @@ std::optional<Semver> highest_version(sql::Db& db, const std::string& name) {
   return best;
 }
 
-VersionRecord resolve(sql::Db& db, const Ref& ref) {
+AsOf as_of(sql::Db& db, std::string_view when) {
+  const auto ns = parse_rfc3339(when);
+  if (!ns) {
+    throw Error(ExitCode::usage, "invalid time " + quote(when),
+                "use RFC 3339, e.g. 2026-11-24T18:38:00Z or 2026-11-24T19:38:00+01:00, or a "
+                "date such as 2026-11-24");
+  }
+  AsOf at;
+  at.time = format_rfc3339(*ns);
+  // Event times are RFC 3339 UTC with microseconds: they sort as text.
+  auto stmt = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM events WHERE time <= ?");
+  stmt.bind(1, at.time);
+  at.seq = stmt.step() ? stmt.int64(0) : 0;
+  return at;
+}
+
+VersionRecord resolve(sql::Db& db, const Ref& ref, const AsOf& at) {
   require_model(db, ref.name);
+  const std::string when = at.past() ? " at " + at.time : "";
   switch (ref.kind) {
     case Ref::Kind::version: {
-      if (auto v = find_version(db, ref.name, ref.version.key())) return *v;
+      if (auto v = find_version(db, ref.name, ref.version.key()); v && v->event_seq <= at.seq) {
+        return *v;
+      }
       throw Error(ExitCode::not_found,
-                  "no version " + quote(ref.version.key()) + " of " + quote(ref.name),
+                  "no version " + quote(ref.version.key()) + " of " + quote(ref.name) + when,
                   "'lastmile list " + ref.name + "' shows its versions");
     }
     case Ref::Kind::latest: {
       auto stmt = db.prepare(select_versions(
-          "WHERE m.name = ? AND v.prerelease = '' "
+          "WHERE m.name = ? AND v.prerelease = '' AND v.event_seq <= ? "
           "ORDER BY v.major DESC, v.minor DESC, v.patch DESC LIMIT 1"));
-      stmt.bind(1, ref.name);
+      stmt.bind_all(ref.name, at.seq);
       if (stmt.step()) return read_version(stmt);
+      if (at.past()) {
+        throw Error(ExitCode::not_found, quote(ref.name) + " had no release version" + when);
+      }
       throw Error(ExitCode::not_found,
                   quote(ref.name) + " has no release version yet, only pre-releases",
                   "name a version explicitly, e.g. " + ref.name + "@1.0.0-rc.1");
@@ -106,12 +129,13 @@ VersionRecord resolve(sql::Db& db, const Ref& ref) {
     case Ref::Kind::digest: {
       const std::string low = "sha256:" + ref.digest_hex;
       auto stmt = db.prepare(select_versions(
-          "WHERE m.name = ? AND v.digest >= ? AND v.digest < ? ORDER BY v.id"));
-      stmt.bind_all(ref.name, low, low + "g");
+          "WHERE m.name = ? AND v.digest >= ? AND v.digest < ? AND v.event_seq <= ? "
+          "ORDER BY v.id"));
+      stmt.bind_all(ref.name, low, low + "g", at.seq);
       auto found = collect(stmt);
       if (found.empty()) {
         throw Error(ExitCode::not_found,
-                    "no version of " + quote(ref.name) + " has digest " + quote(low));
+                    "no version of " + quote(ref.name) + " has digest " + quote(low) + when);
       }
       // The same bytes may be registered under several versions; they are
       // one artifact, and the highest version speaks for it.
@@ -135,7 +159,7 @@ VersionRecord resolve(sql::Db& db, const Ref& ref) {
       break;
   }
   throw Error(ExitCode::not_found,
-              "no version of " + quote(ref.name) + " is in stage " + quote(ref.stage));
+              "no version of " + quote(ref.name) + " is in stage " + quote(ref.stage) + when);
 }
 
 void require_model(sql::Db& db, const std::string& name) {

@@ -3,6 +3,8 @@
 // listing models and versions, loading manifests and metadata.
 
 #include <cstdint>
+#include <limits>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,10 +59,24 @@ struct ModelSummary {
   std::string updated_at;
 };
 
-// Resolves a reference to one version. Throws Error(not_found) naming what
-// is missing. A digest held by several versions resolves to the highest of
-// them; a prefix matching different digests is Error(usage).
-VersionRecord resolve(sql::Db& db, const Ref& ref);
+// A moment in the registry's past: the log up to and including event `seq`.
+// Queries given one answer as the registry stood then.
+struct AsOf {
+  std::int64_t seq = std::numeric_limits<std::int64_t>::max();
+  std::string time;  // RFC 3339 as the user's moment, "" for now
+
+  bool past() const { return !time.empty(); }
+};
+
+// The registry as it stood at `when` (RFC 3339, or a date meaning its
+// midnight UTC). Throws Error(usage) for a time that does not parse.
+AsOf as_of(sql::Db& db, std::string_view when);
+
+// Resolves a reference to one version, as the registry stood at `at`.
+// Throws Error(not_found) naming what is missing. A digest held by several
+// versions resolves to the highest of them; a prefix matching different
+// digests is Error(usage).
+VersionRecord resolve(sql::Db& db, const Ref& ref, const AsOf& at = {});
 
 std::optional<VersionRecord> find_version(sql::Db& db, const std::string& name,
                                           const std::string& version_key);

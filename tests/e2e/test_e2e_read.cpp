@@ -1,6 +1,7 @@
 // lastmile list, show, history
 
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "tests/e2e/sandbox.hpp"
 
@@ -137,4 +138,37 @@ TEST_CASE("history lists events newest first, by name, limited", "[e2e][history]
   CHECK(newest["payload"]["version"] == "2.0.0-rc.1");
   CHECK(sb.run({"history", "churn", "--json"}).json()["events"].size() == 2);
   CHECK(sb.run({"history", "-n", "1", "--json"}).json()["events"].size() == 1);
+}
+
+TEST_CASE("show --at and history --at answer as the registry stood then", "[e2e][show][history][time]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  sb.write("b.bin", "b");
+  REQUIRE(sb.run({"register", "churn", "a.bin", "--version", "1.0.0"}).rc == 0);
+  const std::string first = sb.run({"history", "--json"}).json()["events"][0]["time"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(sb.run({"register", "churn", "b.bin", "--version", "1.1.0"}).rc == 0);
+  auto r = sb.run({"show", "churn", "--at", first, "--json"});
+  REQUIRE(r.rc == 0);
+  CHECK(r.json()["version"] == "1.0.0");
+  CHECK(r.json()["as_of"] == first);
+  CHECK_THAT(sb.run({"show", "churn", "--at", first}).err,
+             Catch::Contains("as of " + first + ", churn was churn@1.0.0"));
+  CHECK(sb.run({"show", "churn", "--json"}).json()["version"] == "1.1.0");
+  CHECK(sb.run({"show", "churn", "--json"}).json()["as_of"].is_null());
+  // A version registered later did not exist then.
+  r = sb.run({"show", "churn@1.1.0", "--at", first});
+  CHECK(r.rc == 66);
+  CHECK_THAT(r.err, Catch::Contains("no version '1.1.0' of 'churn' at " + first));
+  CHECK(sb.run({"history", "--at", first, "--json"}).json()["events"].size() == 1);
+  CHECK(sb.run({"history", "churn", "--json"}).json()["events"].size() == 2);
+  // A time zone offset means the same moment.
+  r = sb.run({"show", "churn", "--at", "2000-01-01T01:00:00+01:00"});
+  CHECK(r.rc == 66);
+  CHECK_THAT(r.err, Catch::Contains("'churn' had no release version at 2000-01-01T00:00:00.000000Z"));
+  r = sb.run({"show", "churn", "--at", "yesterday"});
+  CHECK(r.rc == 64);
+  CHECK_THAT(r.err, Catch::Contains("invalid time 'yesterday'"));
+  CHECK(sb.run({"history", "--at", "soon"}).rc == 64);
 }

@@ -78,6 +78,25 @@ TEST_CASE("versions are picked from the highest, and resolve by every ref form",
   CHECK(versions[2].version == "0.1.0");
 }
 
+TEST_CASE("an ambiguous digest prefix lists the versions it matches", "[registry]") {
+  Fixture f;
+  Registry reg = f.open();
+  f.dir.write("a.bin", "a");
+  f.dir.write("b.bin", "b");
+  register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
+  register_version(reg, f.request("churn", f.dir / "b.bin"), nullptr);
+  // Two digests that share their first 12 hex digits.
+  reg.db().exec("UPDATE versions SET digest = 'sha256:aaaaaaaaaaaa' || substr(digest, 20)");
+  try {
+    resolve(reg.db(), parse_ref("churn@sha256:aaaaaaaaaaaa"));
+    FAIL("resolved");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::usage);
+    CHECK_THAT(e.what(), Catch::Contains("is ambiguous: it matches churn@0.1.0 (sha256:aaaaaaaaaaaa") &&
+                             Catch::Contains("churn@0.2.0 (sha256:aaaaaaaaaaaa"));
+  }
+}
+
 TEST_CASE("a version never changes: same bytes no-op, other bytes refused", "[registry]") {
   Fixture f;
   Registry reg = f.open();
