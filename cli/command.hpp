@@ -25,6 +25,7 @@ Command init_command();
 Command register_command();
 Command dataset_command();
 Command lineage_command();
+Command diff_command();
 Command list_command();
 Command show_command();
 Command history_command();
@@ -33,7 +34,8 @@ Command checkout_command();
 
 inline std::vector<Command> all_commands() {
   return {init_command(),    register_command(), dataset_command(),  list_command(),
-          show_command(),    lineage_command(),  history_command(),  verify_command(),
+          show_command(),    lineage_command(),  diff_command(),     history_command(),
+          verify_command(),
           checkout_command()};
 }
 

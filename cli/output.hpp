@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "registry/core/json.hpp"
+#include "registry/core/units.hpp"
 
 namespace lm::cli {
 
@@ -59,8 +60,6 @@ class Output {
 // value from the registry can neither break a line nor drive the terminal.
 std::string printable(std::string_view text);
 
-// "1.2 MiB", "512 B".
-std::string human_size(std::uint64_t bytes);
 
 // "sha256:1a2b3c4d5e6f" — the digest shortened for tables.
 std::string short_digest(std::string_view digest);

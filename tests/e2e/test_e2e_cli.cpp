@@ -14,8 +14,9 @@ using lm::test::Sandbox;
 
 namespace {
 
-const std::vector<std::string> k_commands = {"init",    "register", "dataset", "list",    "show",
-                                             "lineage", "history",  "verify",  "checkout"};
+const std::vector<std::string> k_commands = {"init",    "register", "dataset", "list",
+                                             "show",    "lineage",  "diff",    "history",
+                                             "verify",  "checkout"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
@@ -79,7 +80,8 @@ TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
   Sandbox sb;
   const std::map<std::string, std::vector<std::string>> valid_args = {
       {"register", {"churn", "m.bin"}}, {"dataset", {"data", "d"}},
-      {"show", {"churn"}}, {"lineage", {"churn"}}, {"checkout", {"churn", "--to", "out"}}};
+      {"show", {"churn"}}, {"lineage", {"churn"}},
+      {"diff", {"churn", "churn"}}, {"checkout", {"churn", "--to", "out"}}};
   for (const auto& cmd : k_commands) {
     INFO(cmd);
     std::vector<std::string> args = command_words(cmd);
