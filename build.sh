@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 readonly jobs=$(nproc 2>/dev/null || echo 2)
 readonly packages=(
   cmake ninja-build g++ pkg-config git groff-base graphviz
-  libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2
+  libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2 libyaml-cpp-dev
 )
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }

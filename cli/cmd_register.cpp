@@ -48,7 +48,9 @@ StringMap parse_pairs(const std::vector<std::string>& args, const char* flag) {
   return out;
 }
 
-Metrics read_metrics(const RegisterOptions& o) {
+// Metrics from the files and --metric; what the files hold that is not a
+// number goes to the labels (an explicit --label wins).
+Metrics read_metrics(const RegisterOptions& o, StringMap& labels, const Context& ctx) {
   Metrics metrics;
   for (const auto& file : o.metrics_files) {
     std::string text;
@@ -57,7 +59,12 @@ Metrics read_metrics(const RegisterOptions& o) {
     } catch (const Error& e) {
       throw Error(e.code(), std::string("cannot read metrics file: ") + e.what());
     }
-    for (const auto& [k, v] : parse_metrics_json(text, file)) metrics[k] = v;
+    const MetricsFile parsed = parse_metrics_file(text, file);
+    for (const auto& [k, v] : parsed.metrics) metrics[k] = v;
+    for (const auto& [k, v] : parsed.labels) {
+      labels.try_emplace(k, v);
+      ctx.out().note("note: " + quote(k) + " in " + quote(file) + " is not a number; kept as a label");
+    }
   }
   for (const auto& arg : o.metrics) {
     auto [key, value] = parse_key_value(arg, "--metric");
@@ -83,7 +90,7 @@ RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
   validate_text(o.description, "--description", 16384);
   r.owner = o.owner;
   r.description = o.description;
-  r.metrics = read_metrics(o);
+  r.metrics = read_metrics(o, r.labels, ctx);
   for (const auto& input : o.inputs) {
     if (input.find('=') == std::string::npos) r.inputs.push_back(parse_ref(input));
   }
@@ -191,7 +198,8 @@ void add_register_options(CLI::App& sub, RegisterOptions& o) {
   sub.add_option("--bump", o.bump, "next version after the highest: major, minor (default) or patch")
       ->type_name("KIND")
       ->excludes(version);
-  sub.add_option("--metrics", o.metrics_files, "JSON file of metrics; nested keys become dotted names")
+  sub.add_option("--metrics", o.metrics_files,
+                 "metrics file, JSON or YAML; nested keys become dotted names, other values labels")
       ->type_name("FILE");
   sub.add_option("--metric", o.metrics, "one metric, a number (repeatable)")->type_name("K=V");
   sub.add_option("--param", o.params, "a training parameter (repeatable)")->type_name("K=V");

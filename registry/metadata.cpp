@@ -6,6 +6,7 @@
 
 #include "registry/core/error.hpp"
 #include "registry/core/json.hpp"
+#include "registry/core/yaml.hpp"
 
 namespace lm {
 
@@ -14,7 +15,7 @@ namespace {
 constexpr std::size_t k_max_key_bytes = 128;
 
 void flatten(const Json& node, const std::string& prefix, std::string_view source,
-             Metrics& out) {
+             MetricsFile& out) {
   for (const auto& [key, value] : node.items()) {
     const std::string name = prefix.empty() ? key : prefix + "." + key;
     // Checked before going deeper: the key limit also bounds the nesting.
@@ -26,35 +27,36 @@ void flatten(const Json& node, const std::string& prefix, std::string_view sourc
       flatten(value, name, source, out);
       continue;
     }
-    if (!value.is_number()) {
-      throw Error(ExitCode::data,
-                  "metric " + quote(name) + " in " + quote(source) + " is not a number (" +
-                      value.dump() + ")",
-                  "metrics are numbers; record text with --label " + name + "=VALUE");
-    }
-    const double number = value.get<double>();
-    if (!std::isfinite(number)) {
-      throw Error(ExitCode::data, "metric " + quote(name) + " in " + quote(source) +
-                                      " is not a finite number");
-    }
     try {
       validate_key(name, "metric in " + quote(source));
     } catch (const Error& e) {
       throw Error(ExitCode::data, e.what(), e.hint());
     }
-    out[name] = number;
+    if (value.is_number() && std::isfinite(value.get<double>())) {
+      out.metrics[name] = value.get<double>();
+    } else {
+      // Not a number: kept, as text, rather than dropped.
+      out.labels[name] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
   }
+}
+
+bool is_yaml(std::string_view source) {
+  const auto ends_with = [&](std::string_view suffix) {
+    return source.size() >= suffix.size() && source.substr(source.size() - suffix.size()) == suffix;
+  };
+  return ends_with(".yaml") || ends_with(".yml");
 }
 
 }  // namespace
 
-Metrics parse_metrics_json(std::string_view text, std::string_view source) {
-  const Json doc = parse_json(text, source);
+MetricsFile parse_metrics_file(std::string_view text, std::string_view source) {
+  const Json doc = is_yaml(source) ? parse_yaml(text, source) : parse_json(text, source);
   if (!doc.is_object()) {
-    throw Error(ExitCode::data, "metrics file " + quote(source) + " must hold a JSON object",
+    throw Error(ExitCode::data, "metrics file " + quote(source) + " must hold an object of metrics",
                 "for example {\"auc\": 0.91, \"eval\": {\"loss\": 0.2}}");
   }
-  Metrics out;
+  MetricsFile out;
   flatten(doc, "", source, out);
   return out;
 }

@@ -12,11 +12,18 @@ namespace lm {
 using Metrics = std::map<std::string, double>;
 using StringMap = std::map<std::string, std::string>;
 
-// Parses a metrics JSON document. Nested objects flatten to dotted keys
-// ({"eval": {"auc": 0.9}} -> eval.auc). Throws Error(data) naming `source`
-// and the key for malformed JSON, non-numeric values, arrays or non-finite
-// numbers.
-Metrics parse_metrics_json(std::string_view text, std::string_view source);
+// What a metrics file holds: numbers, and the other values kept as labels.
+struct MetricsFile {
+  Metrics metrics;
+  StringMap labels;  // booleans, strings, nulls and lists, as text
+};
+
+// Parses a metrics file: YAML when `source` ends in .yaml or .yml (as DVC
+// writes them), else JSON. Nested objects flatten to dotted keys
+// ({"eval": {"auc": 0.9}} -> eval.auc); values that are not numbers become
+// labels. Throws Error(data) naming `source` for a malformed document, one
+// that is not an object, or a key longer than 128 bytes.
+MetricsFile parse_metrics_file(std::string_view text, std::string_view source);
 
 // Splits "key=value" given to `flag` (e.g. "--param"). Throws Error(usage)
 // when '=' is missing or the key is not a valid metadata key.

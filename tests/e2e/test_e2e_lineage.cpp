@@ -49,7 +49,7 @@ TEST_CASE("dataset register records a dataset version like a model", "[e2e][data
   CHECK(sb.run({"dataset"}).rc == 64);
 }
 
-TEST_CASE("--input NAME=PATH registers the dataset first, or reuses its version", "[e2e][dataset]") {
+TEST_CASE("input NAME=PATH registers the dataset first, or reuses its version", "[e2e][dataset]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);
   sb.write("data/a.csv", "a\n");

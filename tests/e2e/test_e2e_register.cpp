@@ -132,6 +132,19 @@ TEST_CASE("metrics, params, labels, owner and description are recorded", "[e2e][
                        Catch::Contains("lr=0.01") && Catch::Contains("team=growth"));
 }
 
+TEST_CASE("YAML metrics files, and values that are not numbers kept as labels", "[e2e][register]") {
+  Sandbox sb;
+  ready(sb);
+  sb.write("a.bin", "a");
+  sb.write("metrics.yaml", "auc: 0.91\neval:\n  loss: 0.2\n  split: holdout\n  ok: true\n");
+  const auto r = sb.run({"register", "churn", "a.bin", "--metrics", "metrics.yaml", "--label", "eval.ok=checked"});
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.err, Catch::Contains("note: 'eval.split' in 'metrics.yaml' is not a number; kept as a label"));
+  const auto j = sb.run({"show", "churn", "--json"}).json();
+  CHECK(j["metrics"] == nlohmann::json{{"auc", 0.91}, {"eval.loss", 0.2}});
+  CHECK(j["labels"] == nlohmann::json{{"eval.split", "holdout"}, {"eval.ok", "checked"}});  // --label wins
+}
+
 TEST_CASE("a directory: nested files, executable bits and inner symlinks", "[e2e][register]") {
   Sandbox sb;
   ready(sb);

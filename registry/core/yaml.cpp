@@ -1,0 +1,78 @@
+#include "registry/core/yaml.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <regex>
+
+#include "registry/core/error.hpp"
+
+namespace lm {
+
+namespace {
+
+constexpr int k_max_depth = 64;
+
+// A plain scalar as the YAML 1.2 core schema reads it.
+Json plain_scalar(const std::string& text) {
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  static const std::regex integer(R"([-+]?[0-9]+)");
+  static const std::regex number(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (std::regex_match(text, integer)) {
+    long long value = 0;
+    const char* begin = text.data() + (text[0] == '+' ? 1 : 0);
+    const auto [ptr, ec] = std::from_chars(begin, text.data() + text.size(), value);
+    if (ec == std::errc() && ptr == text.data() + text.size()) return value;
+  }
+  if (std::regex_match(text, number)) {
+    double value = 0;
+    const char* begin = text.data() + (text[0] == '+' ? 1 : 0);
+    const auto [ptr, ec] = std::from_chars(begin, text.data() + text.size(), value);
+    if (ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(value)) return value;
+  }
+  return text;
+}
+
+Json convert(const YAML::Node& node, std::string_view source, int depth) {
+  if (depth > k_max_depth) {
+    throw Error(ExitCode::data, "YAML in " + quote(source) + " is nested too deeply");
+  }
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      // A quoted scalar (tag "!") is always a string.
+      return node.Tag() == "!" ? Json(node.Scalar()) : plain_scalar(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      Json list = Json::array();
+      for (const auto& item : node) list.push_back(convert(item, source, depth + 1));
+      return list;
+    }
+    case YAML::NodeType::Map: {
+      Json object = Json::object();
+      for (const auto& item : node) {
+        object[item.first.as<std::string>()] = convert(item.second, source, depth + 1);
+      }
+      return object;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Json parse_yaml(std::string_view text, std::string_view source) {
+  try {
+    return convert(YAML::Load(std::string(text)), source, 0);
+  } catch (const YAML::Exception& e) {
+    throw Error(ExitCode::data, "malformed YAML in " + quote(source) + ": line " +
+                                    std::to_string(e.mark.line + 1) + ", column " +
+                                    std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+}
+
+}  // namespace lm
