@@ -10,6 +10,7 @@
 #include "registry/actor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
+#include "registry/format.hpp"
 #include "registry/register.hpp"
 
 namespace lm::cli {
@@ -29,6 +30,7 @@ struct RegisterOptions {
   std::string owner;
   std::string description;
   std::string store = "copy";
+  std::string format;
   std::vector<std::string> inputs;   // DATASET_REF or NAME=PATH
   std::vector<std::string> parents;
 };
@@ -84,6 +86,10 @@ RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
   if (!o.version.empty()) r.version = parse_semver(o.version);
   if (!o.bump.empty()) r.bump = parse_bump(o.bump);
   r.store = parse_store_mode(o.store);
+  if (!o.format.empty()) {
+    validate_format(o.format);
+    r.format = o.format;
+  }
   r.params = parse_pairs(o.params, "--param");
   r.labels = parse_pairs(o.labels, "--label");
   validate_text(o.owner, "--owner", 256);
@@ -211,6 +217,10 @@ void add_register_options(CLI::App& sub, RegisterOptions& o) {
   sub.add_option("--parent", o.parents,
                  "a " + what + " version it derives from, e.g. fine-tuned from (repeatable)")
       ->type_name("REF");
+  sub.add_option("--format", o.format,
+                 "what kind of " + what + " it is (default: recognised from the files, e.g. onnx, "
+                 "pytorch, mlflow, huggingface)")
+      ->type_name("FORMAT");
   sub.add_option("--owner", o.owner, "who owns it")->type_name("WHO");
   sub.add_option("--description", o.description, "what this version is")->type_name("TEXT");
   sub.add_option("--store", o.store,

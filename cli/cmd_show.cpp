@@ -57,6 +57,7 @@ void print_text(const Output& out, const VersionRecord& v, const VersionMetadata
   };
   add("digest", v.digest);
   add("size", size_summary(v.size, v.file_count));
+  add("format", v.format);
   add("store", v.store == "copy" ? "copy" : "reference to " + v.source);
   add("registered", v.registered_at + " by " + v.registered_by);
   add("owner", v.owner);

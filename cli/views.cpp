@@ -22,6 +22,7 @@ Json version_json(const VersionRecord& v) {
           {"size", v.size},
           {"files", v.file_count},
           {"single_file", v.single_file},
+          {"format", v.format},
           {"store", v.store},
           {"source", v.source},
           {"owner", v.owner},

@@ -30,11 +30,12 @@ const std::vector<TableQuery>& table_queries() {
       {"versions",
        {"version", "major", "minor", "patch", "prerelease", "digest", "size", "file_count",
         "single_file", "store", "source", "owner", "description", "git_commit", "git_branch",
-        "git_dirty", "git_remote", "registered_at", "registered_by", "event_seq"},
+        "git_dirty", "git_remote", "registered_at", "registered_by", "event_seq", "format"},
        "SELECT m.name || '@' || v.version_key, m.name || '@' || v.version_key, "
        "json_array(v.version, v.major, v.minor, v.patch, v.prerelease, v.digest, v.size, "
        "v.file_count, v.single_file, v.store, v.source, v.owner, v.description, v.git_commit, "
-       "v.git_branch, v.git_dirty, v.git_remote, v.registered_at, v.registered_by, v.event_seq) "
+       "v.git_branch, v.git_dirty, v.git_remote, v.registered_at, v.registered_by, v.event_seq, "
+       "v.format) "
        "FROM versions v JOIN models m ON m.id = v.model_id"},
       {"files",
        {"size", "sha256", "executable", "link"},

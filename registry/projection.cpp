@@ -102,8 +102,8 @@ void apply_registered(sql::Db& db, const Event& event) {
   auto insert = db.prepare(
       "INSERT INTO versions (model_id, version, version_key, major, minor, patch, prerelease, "
       "digest, size, file_count, store, source, owner, description, git_commit, git_branch, "
-      "git_dirty, git_remote, registered_at, registered_by, event_seq, single_file) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "git_dirty, git_remote, registered_at, registered_by, event_seq, single_file, format) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind_all(model_id, version.str(), version.key(), static_cast<std::int64_t>(version.major),
                   static_cast<std::int64_t>(version.minor),
                   static_cast<std::int64_t>(version.patch), version.prerelease_text(),
@@ -121,7 +121,8 @@ void apply_registered(sql::Db& db, const Event& event) {
     for (int i = 15; i <= 18; ++i) insert.bind(i, nullptr);
   }
   insert.bind(19, event.time).bind(20, event.actor).bind(21, event.seq);
-  insert.bind(22, p.at("single_file").get<bool>()).run();
+  insert.bind(22, p.at("single_file").get<bool>());
+  insert.bind(23, p.at("format").get<std::string>()).run();
   const std::int64_t version_id = db.last_insert_rowid();
   insert_files(db, version_id, manifest);
   insert_metadata(db, version_id, p);

@@ -12,7 +12,7 @@ namespace {
 constexpr const char* k_version_columns =
     "v.id, m.name, m.kind, v.version, v.digest, v.size, v.file_count, v.store, v.source, "
     "v.owner, v.description, v.git_commit, v.git_branch, v.git_dirty, v.git_remote, "
-    "v.registered_at, v.registered_by, v.event_seq, v.single_file";
+    "v.registered_at, v.registered_by, v.event_seq, v.single_file, v.format";
 
 std::string select_versions(const std::string& where_order) {
   return std::string("SELECT ") + k_version_columns +
@@ -39,6 +39,7 @@ VersionRecord read_version(const sql::Stmt& row) {
   v.registered_by = row.text(16);
   v.event_seq = row.int64(17);
   v.single_file = row.int64(18) != 0;
+  v.format = row.text(19);
   return v;
 }
 

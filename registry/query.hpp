@@ -33,6 +33,7 @@ struct VersionRecord {
   std::uint64_t size = 0;
   std::uint64_t file_count = 0;
   bool single_file = false;  // registered from a file, not a directory
+  std::string format;        // onnx, pytorch, mlflow, ... or "" when unknown
   std::string store;   // "copy" or "reference"
   std::string source;  // absolute path at registration
   std::string owner;

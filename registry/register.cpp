@@ -12,6 +12,7 @@
 #include "registry/core/git.hpp"
 #include "registry/core/parallel.hpp"
 #include "registry/events.hpp"
+#include "registry/format.hpp"
 #include "registry/lineage.hpp"
 #include "registry/projection.hpp"
 #include "registry/stat_cache.hpp"
@@ -152,6 +153,7 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
   p["size"] = scan.total_bytes;
   p["file_count"] = scan.file_count;
   p["single_file"] = scan.single_file;
+  p["format"] = r.format ? *r.format : r.kind == "model" ? detect_format(scan) : std::string();
   p["store"] = r.store == StoreMode::copy ? "copy" : "reference";
   p["source"] = scan.root.string();
   p["files"] = manifest_to_json(manifest);

@@ -29,6 +29,7 @@ struct RegisterRequest {
   std::string owner;
   std::string description;
   StoreMode store = StoreMode::copy;
+  std::optional<std::string> format;  // given with --format; else detected for models
   std::vector<Ref> inputs;   // datasets the version was made from
   std::vector<Ref> parents;  // versions of the same kind it derives from
   // Without an explicit version, bytes the name already holds under some

@@ -50,6 +50,7 @@ CREATE TABLE versions (
   file_count    INTEGER NOT NULL,
   single_file   INTEGER NOT NULL,  -- registered from a file, not a directory
   store         TEXT NOT NULL CHECK (store IN ('copy', 'reference')),
+  format        TEXT NOT NULL,   -- detected or given: onnx, pytorch, mlflow, ... or 
   source        TEXT NOT NULL,
   owner         TEXT NOT NULL,
   description   TEXT NOT NULL,

@@ -310,3 +310,30 @@ TEST_CASE("registering bytes again repairs a damaged stored copy", "[e2e][regist
   CHECK(sb.run({"verify", "--deep"}).rc == 0);
   CHECK(sb.read(object) == std::string(1000, 'w'));
 }
+
+TEST_CASE("the model format is recognised at registration, or given", "[e2e][register][format]") {
+  Sandbox sb;
+  ready(sb);
+  sb.write("hf/config.json", "{}");
+  sb.write("hf/model.safetensors", "weights");
+  sb.write("model.onnx", std::string("\x08\x07\x12\x04", 4));
+  sb.write("model.bin", "GGUF\x03");
+  const auto format_of = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "register");
+    args.push_back("--json");
+    const auto r = sb.run(args);
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    return r.json()["format"].get<std::string>();
+  };
+  CHECK(format_of({"hf", "hf"}) == "huggingface");
+  CHECK(format_of({"onnx", "model.onnx"}) == "onnx");
+  CHECK(format_of({"llm", "model.bin"}) == "gguf");
+  CHECK(format_of({"custom", "model.bin", "--format", "my-runtime"}) == "my-runtime");
+  CHECK_THAT(sb.run({"show", "onnx"}).out, Catch::Contains("format       onnx\n"));
+  const auto bad = sb.run({"register", "x", "model.bin", "--format", "Not Valid"});
+  CHECK(bad.rc == 64);
+  CHECK_THAT(bad.err, Catch::Contains("invalid format 'Not Valid'"));
+  const auto data = sb.run({"dataset", "register", "d", "model.onnx", "--json"});
+  CHECK(data.json()["format"] == "");
+}
