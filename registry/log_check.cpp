@@ -92,7 +92,7 @@ void compare_table(sql::Db& replayed, sql::Db& actual, const TableQuery& q,
   for (const auto& [key, row] : want) {
     const auto it = have.find(key);
     if (it == have.end()) {
-      out.push_back({row.subject, "the log has a " + table + " row for " + quote(key) +
+      out.push_back({row.subject, "the log has a row in " + table + " for " + quote(key) +
                                       " that the tables lack"});
     } else if (it->second.values != row.values) {
       out.push_back({row.subject, "the " + table + " row for " + quote(key) +
@@ -106,6 +106,16 @@ void compare_table(sql::Db& replayed, sql::Db& actual, const TableQuery& q,
                                       " is not in the log"});
     }
   }
+}
+
+// The sequence number of the event that registered `subject` (name@version).
+std::optional<std::int64_t> registration_seq(sql::Db& db, const std::string& subject) {
+  auto stmt = db.prepare(
+      "SELECT seq FROM events WHERE name = ? AND kind = 'version.registered' AND subject = ? "
+      "ORDER BY seq LIMIT 1");
+  stmt.bind_all(subject.substr(0, subject.find('@')), subject);
+  if (!stmt.step()) return std::nullopt;
+  return stmt.int64(0);
 }
 
 sql::Db replay_database() {
@@ -148,21 +158,38 @@ std::vector<TableDifference> compare_versions_with_log(sql::Db& db,
   std::vector<TableDifference> out;
   sql::Db replayed = replay_database();
   std::set<std::string> subjects;
-  {
-    sql::Transaction txn(replayed);
-    for (std::int64_t seq : event_seqs) {
-      const auto event = load_event(db, seq);
-      if (!event || event->kind != "version.registered") {
-        out.push_back({"event " + std::to_string(seq),
-                       "registration event " + std::to_string(seq) + " is missing"});
-        continue;
-      }
-      replay(replayed, *event, out);
-      const Json& p = event->payload;
-      if (auto v = try_parse_semver(p.value("version", ""))) {
-        subjects.insert(p.value("name", "") + "@" + v->key());
+  // The named versions' events, and those of every version they link to
+  // (their rows must exist in the replay), applied in log order.
+  std::map<std::int64_t, Event> needed;
+  std::vector<std::int64_t> pending = event_seqs;
+  while (!pending.empty()) {
+    const std::int64_t seq = pending.back();
+    pending.pop_back();
+    if (needed.count(seq)) continue;
+    const auto event = load_event(db, seq);
+    if (!event || event->kind != "version.registered") {
+      out.push_back({"event " + std::to_string(seq),
+                     "registration event " + std::to_string(seq) + " is missing"});
+      continue;
+    }
+    for (const char* relation : {"inputs", "parents"}) {
+      for (const auto& end : event->payload.value(relation, Json::array())) {
+        const std::string subject = end.value("name", "") + "@" + end.value("version", "");
+        if (auto target = registration_seq(db, subject)) pending.push_back(*target);
       }
     }
+    needed.emplace(seq, *event);
+  }
+  for (std::int64_t seq : event_seqs) {
+    if (!needed.count(seq)) continue;
+    const Json& p = needed.at(seq).payload;
+    if (auto v = try_parse_semver(p.value("version", ""))) {
+      subjects.insert(p.value("name", "") + "@" + v->key());
+    }
+  }
+  {
+    sql::Transaction txn(replayed);
+    for (const auto& [seq, event] : needed) replay(replayed, event, out);
     txn.commit();
   }
   for (const auto& q : table_queries()) {

@@ -228,7 +228,7 @@ Ref parse_ref(std::string_view text) {
   const auto at = text.find('@');
   const auto hash = text.find('#');
   if (at == std::string_view::npos && hash == std::string_view::npos) {
-    validate_name(text);
+    validate_name(text, "model or dataset");
     ref.name = std::string(text);
     return ref;
   }
@@ -236,7 +236,7 @@ Ref parse_ref(std::string_view text) {
   const auto sep = by_hash ? hash : at;
   ref.name = std::string(text.substr(0, sep));
   const std::string_view what = text.substr(sep + 1);
-  validate_name(ref.name);
+  validate_name(ref.name, "model or dataset");
   const auto bad_ref = [&](const std::string& why) {
     return Error(ExitCode::usage, "invalid reference " + quote(text) + ": " + why,
                  "use NAME@VERSION, NAME@latest, NAME@STAGE or NAME@sha256:HEX");

@@ -266,9 +266,11 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
   validate_name(r.name, r.kind);
   registry.require_writable();
   const Scan scan = scan_artifact(r.path, registry.dir());
-  if (progress) {
+  if (progress) {  // each registration counts from zero (inputs come first)
     progress->total_bytes = scan.total_bytes;
     progress->total_files = scan.file_count;
+    progress->done_bytes = 0;
+    progress->done_files = 0;
   }
   registry.store().remove_stale_temps();
   registry.store().begin_session();

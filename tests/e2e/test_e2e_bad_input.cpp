@@ -143,7 +143,7 @@ TEST_CASE("bad references are usage errors, missing ones not found", "[e2e][bad-
   Fixture f;
   f.refused({"show", "churn@1.2"}, 64, "invalid reference 'churn@1.2'");
   f.refused({"show", "churn@sha256:abc"}, 64, "a digest needs 12 to 64 hex digits");
-  f.refused({"show", "Churn"}, 64, "invalid model name 'Churn'");
+  f.refused({"show", "Churn"}, 64, "invalid model or dataset name 'Churn'");
   f.refused({"show", "nope"}, 66, "no model or dataset named 'nope'");
   f.refused({"show", "churn@9.9.9"}, 66, "no version '9.9.9' of 'churn'");
   f.refused({"show", "churn@production"}, 66, "no version of 'churn' is in stage 'production'");

@@ -174,8 +174,13 @@ TEST_CASE("lineage edges are recorded in the log and checked by verify", "[e2e][
   CHECK(events[0]["payload"]["parents"][0]["version"] == "0.1.0");
   CHECK(events[0]["payload"]["inputs"][0]["name"] == "customers");
   CHECK(sb.run({"verify"}).rc == 0);
+  // Named versions are checked with everything they link to, in any order.
+  CHECK(sb.run({"verify", "churn@0.2.0"}).rc == 0);
+  CHECK(sb.run({"verify", "churn@0.2.0", "customers@0.1.0"}).rc == 0);
+  CHECK(sb.run({"verify", "customers@0.1.0", "churn@0.2.0"}).rc == 0);
   sb.sql("DELETE FROM edges WHERE relation = 'parent'");
   const auto r = sb.run({"verify"});
   CHECK(r.rc == 1);
-  CHECK_THAT(r.out, Catch::Contains("edges row for 'churn@0.2.0 parent churn@0.1.0'"));
+  CHECK_THAT(r.out, Catch::Contains("the log has a row in edges for 'churn@0.2.0 parent churn@0.1.0'"));
+  CHECK(sb.run({"verify", "churn@0.2.0"}).rc == 1);
 }
