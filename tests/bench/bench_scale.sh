@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Read commands and registration on a large registry: 100,000 versions of
+# 1,000 models (each a parent chain 100 deep, each version with a dataset
+# input) plus 100 datasets of 10 versions. Run by hand, never in CI.
+#
+#   tests/bench/bench_scale.sh [LASTMILE_BINARY] [GENERATOR_BINARY]
+#
+# LASTMILE_BINARY   default: build/lastmile
+# GENERATOR_BINARY  default: build/tests/lastmile_generate_registry
+# BENCH_DIR         where the registry is built (default /var/tmp/lastmile-scale);
+#                   an existing one is reused, so repeated runs skip the minutes
+#                   it takes to generate
+# BENCH_RUNS        runs per command, the median is reported (default 30)
+#
+# Targets (from the design): each read command <= 10 ms median as a whole
+# process; registering one more version within 1.5x of the same on an empty
+# registry.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+LASTMILE=$(realpath "${1:-$root/build/lastmile}")
+GENERATOR=$(realpath "${2:-$root/build/tests/lastmile_generate_registry}")
+DIR=${BENCH_DIR:-/var/tmp/lastmile-scale}
+RUNS=${BENCH_RUNS:-30}
+MODEL=team-0/model-500
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# median_ms CMD...: runs CMD $RUNS times (output discarded), prints the
+# median wall time in milliseconds.
+median_ms() {
+  local times=() start end
+  for ((i = 0; i < RUNS; i++)); do
+    start=$EPOCHREALTIME
+    "$@" >/dev/null 2>&1
+    end=$EPOCHREALTIME
+    times+=("$(awk -v a="${start/,/.}" -v b="${end/,/.}" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# register_ms REGISTRY_DIR: the median time to register one more version of
+# a model there, each run a new file (a new version).
+register_ms() {
+  local reg=$1 times=() start end file
+  mkdir -p "$DIR/extra"
+  for ((i = 0; i < RUNS; i++)); do
+    file=$DIR/extra/w-$RANDOM-$i.bin
+    printf 'extra weights %s %s\n' "$RANDOM" "$i" >"$file"
+    start=$EPOCHREALTIME
+    "$LASTMILE" --registry "$reg" register "$MODEL" "$file" --store reference -q >/dev/null
+    end=$EPOCHREALTIME
+    times+=("$(awk -v a="${start/,/.}" -v b="${end/,/.}" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+row() { printf '| %s | %s ms | %s | %s |\n' "$1" "$2" "$3" "$4"; }
+verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "PASS" : "FAIL" }'; }
+
+main() {
+  [[ -x $LASTMILE && -x $GENERATOR ]] || { echo "bench_scale: build lastmile first" >&2; exit 1; }
+  if [[ ! -f $DIR/.lastmile/registry.db ]]; then
+    say "generating 100,000 versions in $DIR (minutes)"
+    rm -rf "$DIR"
+    "$GENERATOR" "$DIR" 1000 100 100
+  fi
+  cd "$DIR"  # not a git repository: no provenance to read
+  local reg=$DIR/.lastmile versions
+  versions=$("$LASTMILE" --registry "$reg" list --json | awk -F': ' '/"versions"/ { n += $2 } END { print n }')
+  say "registry: $versions versions, $(du -sh "$reg" | cut -f1)"
+  local lm=("$LASTMILE" --registry "$reg")
+  "${lm[@]}" list "$MODEL" >/dev/null  # warm the page cache
+  local list show lineage diff history
+  list=$(median_ms "${lm[@]}" list "$MODEL")
+  show=$(median_ms "${lm[@]}" show "$MODEL")
+  lineage=$(median_ms "${lm[@]}" lineage "$MODEL" --depth 50)
+  diff=$(median_ms "${lm[@]}" diff "$MODEL@0.50.0" "$MODEL@0.100.0")
+  history=$(median_ms "${lm[@]}" history "$MODEL")
+
+  # Registration: on this registry (from a copy, to leave it as generated),
+  # and on an empty one.
+  rm -rf "$DIR/copy" "$DIR/empty" && cp -a "$reg" "$DIR/copy"
+  "$LASTMILE" --registry "$DIR/empty" init -q >/dev/null
+  local big small
+  big=$(register_ms "$DIR/copy")
+  small=$(register_ms "$DIR/empty")
+  rm -rf "$DIR/copy" "$DIR/empty" "$DIR/extra"
+
+  echo
+  echo "## lastmile scale benchmark: $versions versions, $RUNS runs, medians"
+  echo
+  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "- lastmile: $("$LASTMILE" --version) ($LASTMILE)"
+  echo
+  echo "| command | median | target | result |"
+  echo "|---|---|---|---|"
+  row "list $MODEL" "$list" "<= 10 ms" "$(verdict "$list" 10)"
+  row "show $MODEL" "$show" "<= 10 ms" "$(verdict "$show" 10)"
+  row "lineage $MODEL --depth 50" "$lineage" "<= 10 ms" "$(verdict "$lineage" 10)"
+  row "diff $MODEL@0.50.0 $MODEL@0.100.0" "$diff" "<= 10 ms" "$(verdict "$diff" 10)"
+  row "history $MODEL" "$history" "<= 10 ms" "$(verdict "$history" 10)"
+  row "register one more version (empty registry)" "$small" "" "info"
+  row "register one more version (this registry)" "$big" "<= 1.5x empty" \
+    "$(awk -v a="$big" -v b="$small" 'BEGIN { printf "%.2fx %s", a / b, (a <= 1.5 * b) ? "PASS" : "FAIL" }')"
+}
+
+main "$@"
