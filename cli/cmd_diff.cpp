@@ -38,7 +38,7 @@ Command diff_command() {
   return {"diff",
           "compare two versions: metrics with deltas, params, labels, files, inputs and code",
           [o](CLI::App& sub) {
-            sub.add_option("REF1", o->before, "the version to compare from, e.g. churn@production")
+            sub.add_option("REF1", o->before, "the version to compare from, e.g. churn@1.4.0")
                 ->required();
             sub.add_option("REF2", o->after, "the version to compare to, e.g. churn@1.5.0")
                 ->required();

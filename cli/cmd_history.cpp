@@ -43,7 +43,7 @@ int run_history(Context& ctx, const HistoryOptions& o) {
     return 0;
   }
   if (events.empty()) {
-    out.note("the event log is empty");
+    out.note(at.past() ? "no events up to " + at.time : "the event log is empty");
     return 0;
   }
   std::vector<std::vector<std::string>> rows{{"SEQ", "TIME", "EVENT", "SUBJECT", "BY", "DETAIL"}};

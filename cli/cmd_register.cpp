@@ -54,6 +54,8 @@ StringMap parse_pairs(const std::vector<std::string>& args, const char* flag) {
 // number goes to the labels (an explicit --label wins).
 Metrics read_metrics(const RegisterOptions& o, StringMap& labels, const Context& ctx) {
   Metrics metrics;
+  StringMap file_labels;
+  // A later file wins over an earlier one, for metrics and labels alike.
   for (const auto& file : o.metrics_files) {
     std::string text;
     try {
@@ -62,11 +64,24 @@ Metrics read_metrics(const RegisterOptions& o, StringMap& labels, const Context&
       throw Error(e.code(), std::string("cannot read metrics file: ") + e.what());
     }
     const MetricsFile parsed = parse_metrics_file(text, file);
-    for (const auto& [k, v] : parsed.metrics) metrics[k] = v;
-    for (const auto& [k, v] : parsed.labels) {
-      labels.try_emplace(k, v);
-      ctx.out().note("note: " + quote(k) + " in " + quote(file) + " is not a number; kept as a label");
+    for (const auto& [k, v] : parsed.metrics) {
+      metrics[k] = v;
+      file_labels.erase(k);
     }
+    for (const auto& [k, v] : parsed.labels) {
+      try {
+        validate_text(v, "value of " + quote(k) + " in " + quote(file), 4096);
+      } catch (const Error& e) {
+        throw Error(ExitCode::data, e.what());
+      }
+      file_labels[k] = v;
+      metrics.erase(k);
+    }
+  }
+  for (const auto& [k, v] : file_labels) {
+    if (labels.count(k)) continue;  // an explicit --label wins
+    labels[k] = v;
+    ctx.out().note("note: " + quote(k) + " in the metrics is not a number; kept as a label");
   }
   for (const auto& arg : o.metrics) {
     auto [key, value] = parse_key_value(arg, "--metric");

@@ -96,15 +96,6 @@ std::string Output::red(std::string_view text) const { return paint("31", text);
 std::string Output::yellow(std::string_view text) const { return paint("33", text); }
 std::string Output::dim(std::string_view text) const { return paint("2", text); }
 
-std::string printable(std::string_view text) {
-  if (std::none_of(text.begin(), text.end(),
-                   [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
-    return std::string(text);
-  }
-  const std::string quoted = quote(text);  // the same escapes as error messages
-  return quoted.substr(1, quoted.size() - 2);
-}
-
 std::string short_digest(std::string_view digest) {
   return std::string(digest.substr(0, std::min<std::size_t>(digest.size(), 7 + 12)));
 }

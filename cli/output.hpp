@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "registry/core/error.hpp"
 #include "registry/core/json.hpp"
 #include "registry/core/units.hpp"
 
@@ -55,10 +56,6 @@ class Output {
   bool m_stdout_color;
   bool m_stderr_color;
 };
-
-// `text` with control characters shown as escapes (\n, \x1b), so that a
-// value from the registry can neither break a line nor drive the terminal.
-std::string printable(std::string_view text);
 
 
 // "sha256:1a2b3c4d5e6f" — the digest shortened for tables.

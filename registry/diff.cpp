@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "registry/core/error.hpp"
 #include "registry/core/units.hpp"
 #include "registry/lineage.hpp"
 #include "registry/metadata.hpp"
@@ -92,9 +93,29 @@ std::string optional_metric(const std::optional<double>& v) {
   return v ? format_metric(*v) : "-";
 }
 
-std::string optional_text(const std::optional<std::string>& v) { return v ? *v : "-"; }
+std::string optional_text(const std::optional<std::string>& v) { return v ? printable(*v) : "-"; }
+
+// A Markdown table cell: '|' would end the cell, a backtick open code.
+std::string md_cell(const std::string& text) {
+  std::string out;
+  for (char c : printable(text)) {
+    if (c == '|' || c == '`' || c == '\\' || c == '*' || c == '_') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string md_optional(const std::optional<std::string>& v) { return v ? md_cell(*v) : "-"; }
 
 std::string size_text(std::uint64_t bytes) { return human_size(bytes); }
+
+// Whether two versions came from the same code: the same commit and a clean
+// work tree for both (a dirty tree could hold anything).
+bool same_code(const VersionDiff& d) {
+  const auto& a = d.before.git;
+  const auto& b = d.after.git;
+  return a && b && !a->commit.empty() && a->commit == b->commit && !a->dirty && !b->dirty;
+}
 
 std::string short_commit(const std::optional<GitInfo>& git) {
   if (!git) return "not recorded";
@@ -206,7 +227,7 @@ std::string diff_text(const VersionDiff& d) {
   out += "files    " + files_summary(d) + "\n";
   for (const auto& f : d.files) {
     const char mark = f.status == "added" ? '+' : f.status == "removed" ? '-' : '~';
-    out += std::string("  ") + mark + " " + f.path + "  " + file_detail(f) + "\n";
+    out += std::string("  ") + mark + " " + printable(f.path) + "  " + printable(file_detail(f)) + "\n";
   }
   for (const auto& [title, removed, added] :
        {std::tuple{"inputs", &d.inputs_removed, &d.inputs_added},
@@ -216,9 +237,8 @@ std::string diff_text(const VersionDiff& d) {
     for (const auto& r : *removed) out += "  - " + r + "\n";
     for (const auto& a : *added) out += "  + " + a + "\n";
   }
-  const std::string code_a = short_commit(d.before.git);
-  const std::string code_b = short_commit(d.after.git);
-  out += "code     " + (code_a == code_b ? "the same commit (" + code_a + ")" : code_a + " → " + code_b);
+  out += "code     " + (same_code(d) ? "the same commit (" + short_commit(d.before.git) + ")"
+                                    : short_commit(d.before.git) + " → " + short_commit(d.after.git));
   return out;
 }
 
@@ -275,7 +295,7 @@ std::string diff_markdown(const VersionDiff& d) {
     if (list->empty()) continue;
     out += std::string("| ") + title + " | `" + a + "` | `" + b + "` |\n|---|---|---|\n";
     for (const auto& c : *list) {
-      out += "| " + c.key + " | " + optional_text(c.before) + " | " + optional_text(c.after) + " |\n";
+      out += "| " + md_cell(c.key) + " | " + md_optional(c.before) + " | " + md_optional(c.after) + " |\n";
     }
     out += "\n";
   }
@@ -283,7 +303,7 @@ std::string diff_markdown(const VersionDiff& d) {
   if (!d.files.empty()) {
     out += "\n| | file | change |\n|---|---|---|\n";
     for (const auto& f : d.files) {
-      out += "| " + f.status + " | `" + f.path + "` | " + file_detail(f) + " |\n";
+      out += "| " + f.status + " | " + md_cell(f.path) + " | " + md_cell(file_detail(f)) + " |\n";
     }
   }
   const auto list = [](const std::vector<std::string>& refs, const char* mark) {
@@ -299,10 +319,9 @@ std::string diff_markdown(const VersionDiff& d) {
     out += "\n**Parents:** " + list(d.parents_removed, "−") + (d.parents_removed.empty() || d.parents_added.empty() ? "" : ", ") +
            list(d.parents_added, "+") + "\n";
   }
-  const std::string code_a = short_commit(d.before.git);
-  const std::string code_b = short_commit(d.after.git);
-  out += "\n**Code:** " + (code_a == code_b ? "the same commit, `" + code_a + "`"
-                                            : "`" + code_a + "` → `" + code_b + "`");
+  out += "\n**Code:** " + (same_code(d) ? "the same commit, `" + short_commit(d.before.git) + "`"
+                                       : "`" + short_commit(d.before.git) + "` → `" +
+                                             short_commit(d.after.git) + "`");
   return out;
 }
 

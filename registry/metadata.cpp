@@ -1,5 +1,6 @@
 #include "registry/metadata.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -42,8 +43,10 @@ void flatten(const Json& node, const std::string& prefix, std::string_view sourc
 }
 
 bool is_yaml(std::string_view source) {
+  std::string lower(source);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto ends_with = [&](std::string_view suffix) {
-    return source.size() >= suffix.size() && source.substr(source.size() - suffix.size()) == suffix;
+    return lower.size() >= suffix.size() && lower.substr(lower.size() - suffix.size()) == suffix;
   };
   return ends_with(".yaml") || ends_with(".yml");
 }

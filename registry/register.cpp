@@ -142,7 +142,8 @@ void refuse_cycles(sql::Db& db, const VersionRecord& version, const Links& links
 
 Json registration_payload(const RegisterRequest& r, const Semver& version, const Scan& scan,
                           const Manifest& manifest, const std::string& digest,
-                          const std::optional<git::Provenance>& provenance, const Links& links) {
+                          const std::optional<git::Provenance>& provenance, const Links& links,
+                          const std::string& format) {
   Json p = metadata_json(r);
   p["inputs"] = links_json(links.inputs);
   p["parents"] = links_json(links.parents);
@@ -153,7 +154,7 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
   p["size"] = scan.total_bytes;
   p["file_count"] = scan.file_count;
   p["single_file"] = scan.single_file;
-  p["format"] = r.format ? *r.format : r.kind == "model" ? detect_format(scan) : std::string();
+  p["format"] = format;
   p["store"] = r.store == StoreMode::copy ? "copy" : "reference";
   p["source"] = scan.root.string();
   p["files"] = manifest_to_json(manifest);
@@ -163,7 +164,7 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
 
 bool has_metadata(const RegisterRequest& r) {
   return !r.metrics.empty() || !r.params.empty() || !r.labels.empty() || !r.owner.empty() ||
-         !r.description.empty() || !r.inputs.empty() || !r.parents.empty();
+         !r.description.empty() || !r.inputs.empty() || !r.parents.empty() || r.format;
 }
 
 bool same_metadata(sql::Db& db, const VersionRecord& existing, const RegisterRequest& r,
@@ -173,7 +174,7 @@ bool same_metadata(sql::Db& db, const VersionRecord& existing, const RegisterReq
   for (const auto& e : edges_from(db, existing.id)) recorded.emplace(e.relation, e.to);
   return meta.metrics == r.metrics && meta.params == r.params && meta.labels == r.labels &&
          existing.owner == r.owner && existing.description == r.description &&
-         recorded == link_set(links);
+         recorded == link_set(links) && (!r.format || *r.format == existing.format);
 }
 
 // The version of `name` that already holds `digest`, the highest if several.
@@ -280,6 +281,9 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
     ObjectStore::sync_staged(ingested.staged);  // before the lock: it may take a while
     const std::string digest = manifest_digest(ingested.manifest);
     const auto provenance = git::read_provenance(r.cwd);
+    // Read outside the write lock: it looks at the files' first bytes.
+    const std::string format =
+        r.format ? *r.format : r.kind == "model" ? detect_format(scan) : std::string();
     sql::Db& db = registry.db();
     RegisterResult result;
     sql::Transaction txn(db);  // versions are decided under the write lock
@@ -304,7 +308,7 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
       return result;
     }
     const Json payload =
-        registration_payload(r, version, scan, ingested.manifest, digest, provenance, links);
+        registration_payload(r, version, scan, ingested.manifest, digest, provenance, links, format);
     const Event event =
         append_event(db, "version.registered", r.name + "@" + version.str(), r.name, payload,
                      r.actor);

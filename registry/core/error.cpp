@@ -41,6 +41,11 @@ Error system_error(int err, const std::string& what) {
   return Error(exit_code_for_errno(err), what + ": " + errno_text(err));
 }
 
+std::string printable(std::string_view value) {
+  const std::string quoted = quote(value);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 std::string quote(std::string_view value) {
   std::string out = "'";
   for (unsigned char c : value) {

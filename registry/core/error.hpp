@@ -51,4 +51,8 @@ Error system_error(int err, const std::string& what);
 // characters shown as escapes so that a message stays on one line.
 std::string quote(std::string_view value);
 
+// `value` with control characters shown as escapes (\n, \x1b), unquoted,
+// so that it can neither break a line nor drive a terminal.
+std::string printable(std::string_view value);
+
 }  // namespace lm

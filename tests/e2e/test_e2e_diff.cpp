@@ -82,7 +82,7 @@ TEST_CASE("diff --format md is a pull-request comment", "[e2e][diff]") {
                                       "| metric | `churn@1.0.0` | `churn@1.1.0` | Δ | Δ % |\n"
                                       "|---|---:|---:|---:|---:|\n"
                                       "| auc | 0.8 | 0.84 | +0.04 | +5.0% |\n"));
-  CHECK_THAT(r.out, Catch::Contains("| changed | `weights.bin` | 1000 B → 1.5 KiB (+500 B) |") &&
+  CHECK_THAT(r.out, Catch::Contains("| changed | weights.bin | 1000 B → 1.5 KiB (+500 B) |") &&
                         Catch::Contains("**Inputs:** −`customers@0.1.0`, +`customers@0.2.0`") &&
                         Catch::Contains("**Parents:** +`churn@1.0.0`"));
 }
@@ -106,4 +106,19 @@ TEST_CASE("diff takes any reference form and refuses bad ones", "[e2e][diff]") {
   r = sb.run({"diff", "churn"});
   CHECK(r.rc == 64);
   CHECK_THAT(r.err, Catch::Contains("REF2 is required"));
+}
+
+TEST_CASE("diff escapes values that would break a table or a terminal", "[e2e][diff]") {
+  Sandbox sb(false);
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("a.bin", "a");
+  sb.write("b.bin", "b");
+  REQUIRE(sb.run({"register", "m", "a.bin", "--label", "note=a|b"}).rc == 0);
+  REQUIRE(sb.run({"register", "m", "b.bin", "--label", "note=line\nbreak"}).rc == 0);
+  const auto md = sb.run({"diff", "m@0.1.0", "m@0.2.0", "--format", "md"});
+  CHECK_THAT(md.out, Catch::Contains("| note | a\\|b | line\\\\nbreak |"));
+  const auto text = sb.run({"diff", "m@0.1.0", "m@0.2.0"});
+  CHECK_THAT(text.out, Catch::Contains("note  a|b → line\\nbreak"));
+  // Outside git neither version records code: not "the same commit".
+  CHECK_THAT(text.out, Catch::Contains("code     not recorded → not recorded"));
 }

@@ -139,10 +139,25 @@ TEST_CASE("YAML metrics files, and values that are not numbers kept as labels", 
   sb.write("metrics.yaml", "auc: 0.91\neval:\n  loss: 0.2\n  split: holdout\n  ok: true\n");
   const auto r = sb.run({"register", "churn", "a.bin", "--metrics", "metrics.yaml", "--label", "eval.ok=checked"});
   REQUIRE(r.rc == 0);
-  CHECK_THAT(r.err, Catch::Contains("note: 'eval.split' in 'metrics.yaml' is not a number; kept as a label"));
+  CHECK_THAT(r.err, Catch::Contains("note: 'eval.split' in the metrics is not a number; kept as a label"));
+  CHECK_THAT(r.err, !Catch::Contains("'eval.ok'"));  // replaced by --label: no note
   const auto j = sb.run({"show", "churn", "--json"}).json();
   CHECK(j["metrics"] == nlohmann::json{{"auc", 0.91}, {"eval.loss", 0.2}});
   CHECK(j["labels"] == nlohmann::json{{"eval.split", "holdout"}, {"eval.ok", "checked"}});  // --label wins
+  // A later file wins over an earlier one; a label value is checked before anything is written.
+  sb.write("later.json", R"({"auc": 0.95, "eval": {"split": 7}})");
+  REQUIRE(sb.run({"register", "churn", "a.bin", "--version", "2.0.0", "--metrics", "metrics.yaml",
+                  "--metrics", "later.json"}).rc == 0);
+  const auto k = sb.run({"show", "churn@2.0.0", "--json"}).json();
+  CHECK(k["metrics"]["auc"] == 0.95);
+  CHECK(k["metrics"]["eval.split"] == 7);
+  CHECK_FALSE(k["labels"].contains("eval.split"));
+  sb.write("huge.json", "{\"note\": \"" + std::string(5000, 'x') + "\"}");
+  const long events = sb.event_count();
+  const auto huge = sb.run({"register", "churn", "a.bin", "--metrics", "huge.json"});
+  CHECK(huge.rc == 65);
+  CHECK_THAT(huge.err, Catch::Contains("value of 'note' in 'huge.json' is 5000 bytes long"));
+  CHECK(sb.event_count() == events);
 }
 
 TEST_CASE("a directory: nested files, executable bits and inner symlinks", "[e2e][register]") {
@@ -334,6 +349,9 @@ TEST_CASE("the model format is recognised at registration, or given", "[e2e][reg
   const auto bad = sb.run({"register", "x", "model.bin", "--format", "Not Valid"});
   CHECK(bad.rc == 64);
   CHECK_THAT(bad.err, Catch::Contains("invalid format 'Not Valid'"));
+  const auto again = sb.run({"register", "onnx", "model.onnx", "--version", "0.1.0", "--format", "other"});
+  CHECK(again.rc == 0);
+  CHECK_THAT(again.err, Catch::Contains("warning: the metadata given now differs"));
   const auto data = sb.run({"dataset", "register", "d", "model.onnx", "--json"});
   CHECK(data.json()["format"] == "");
 }
