@@ -4,6 +4,7 @@
 #include "cli/context.hpp"
 #include "registry/diff.hpp"
 #include "registry/names.hpp"
+#include "registry/policy.hpp"
 
 namespace lm::cli {
 
@@ -19,7 +20,14 @@ int run_diff(Context& ctx, const DiffOptions& o) {
   const Ref before = parse_ref(o.before);
   const Ref after = parse_ref(o.after);
   sql::Db& db = ctx.registry().db();
-  const VersionDiff d = diff_versions(db, resolve(db, before), resolve(db, after));
+  // The policy says which way metrics improve; a broken one is only noted here.
+  const PolicyLoad policy = load_policy(ctx.policy_path());
+  if (!policy.ok()) {
+    ctx.out().warn("lastmile.yaml has problems ('lastmile policy check'); metric directions are not shown");
+  }
+  const VersionDiff d = diff_versions(db, resolve(db, before), resolve(db, after),
+                                      policy.ok() ? policy.policy.metric_directions()
+                                                  : std::map<std::string, Better>{});
   const std::string format = ctx.out().json() ? "json" : o.format;
   if (format == "json") {
     ctx.out().json_document(diff_json(d));

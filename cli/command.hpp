@@ -26,6 +26,7 @@ Command register_command();
 Command dataset_command();
 Command lineage_command();
 Command diff_command();
+Command policy_command();
 Command list_command();
 Command show_command();
 Command history_command();
@@ -35,7 +36,7 @@ Command checkout_command();
 inline std::vector<Command> all_commands() {
   return {init_command(),    register_command(), dataset_command(),  list_command(),
           show_command(),    lineage_command(),  diff_command(),     history_command(),
-          verify_command(),
+          verify_command(),   policy_command(),
           checkout_command()};
 }
 

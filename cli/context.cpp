@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "registry/core/error.hpp"
+#include "registry/core/git.hpp"
 
 namespace lm::cli {
 
@@ -39,6 +40,10 @@ RegistryLocation Context::location() const {
 }
 
 std::chrono::milliseconds Context::lock_timeout() const { return lock_timeout_from_env(); }
+
+std::filesystem::path Context::project_root() const {
+  return git::work_tree_top(m_cwd).value_or(m_cwd);
+}
 
 Registry& Context::registry() {
   if (!m_registry) m_registry.emplace(Registry::open(location(), lock_timeout()));

@@ -32,6 +32,9 @@ class Context {
   // Where the registry is: --registry, LASTMILE_REGISTRY, or found from cwd.
   RegistryLocation location() const;
   std::chrono::milliseconds lock_timeout() const;
+  // The top of the git work tree around cwd, else cwd: where lastmile.yaml is.
+  std::filesystem::path project_root() const;
+  std::filesystem::path policy_path() const { return project_root() / "lastmile.yaml"; }
   // Opens the registry on first use.
   Registry& registry();
 

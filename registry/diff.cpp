@@ -175,7 +175,8 @@ Json git_json(const std::optional<GitInfo>& g) {
 
 }  // namespace
 
-VersionDiff diff_versions(sql::Db& db, const VersionRecord& before, const VersionRecord& after) {
+VersionDiff diff_versions(sql::Db& db, const VersionRecord& before, const VersionRecord& after,
+                          const std::map<std::string, Better>& directions) {
   VersionDiff d;
   d.before = before;
   d.after = after;
@@ -186,6 +187,10 @@ VersionDiff diff_versions(sql::Db& db, const VersionRecord& before, const Versio
     if (m.before && m.after) {
       m.delta = *m.after - *m.before;
       if (*m.before != 0) m.relative = *m.delta / std::fabs(*m.before);
+    }
+    if (const auto it = directions.find(m.key); it != directions.end()) {
+      m.better = it->second;
+      if (m.delta && *m.delta != 0) m.improved = (*m.delta > 0) == (it->second == Better::higher);
     }
   }
   d.params = changed_entries<StringMap, TextChange>(a.params, b.params, false);
@@ -210,6 +215,7 @@ std::string diff_text(const VersionDiff& d) {
       out += "  " + pad(m.key, w) + "  " + optional_metric(m.before) + " → " + optional_metric(m.after);
       if (m.delta) {
         out += "  " + signed_number(*m.delta) + (m.relative ? " (" + percent(*m.relative) + ")" : "");
+        if (m.improved) out += *m.improved ? "  better" : "  worse";
       } else {
         out += m.before ? "  (gone)" : "  (new)";
       }
@@ -250,7 +256,9 @@ Json diff_json(const VersionDiff& d) {
                        {"after", optional_json(m.after)},
                        {"delta", optional_json(m.delta)},
                        {"relative", optional_json(m.relative)},
-                       {"better", nullptr}});
+                       {"better", m.better ? Json(*m.better == Better::higher ? "higher" : "lower")
+                                           : Json(nullptr)},
+                       {"improved", optional_json(m.improved)}});
   }
   const auto text_changes = [](const std::vector<TextChange>& list) {
     Json out = Json::array();
@@ -287,7 +295,8 @@ std::string diff_markdown(const VersionDiff& d) {
     for (const auto& m : d.metrics) {
       out += "| " + m.key + " | " + optional_metric(m.before) + " | " + optional_metric(m.after) +
              " | " + (m.delta ? signed_number(*m.delta) : "") + " | " +
-             (m.relative ? percent(*m.relative) : "") + " |\n";
+             (m.relative ? percent(*m.relative) : "") +
+             (m.improved ? (*m.improved ? " ✅" : " ❌") : "") + " |\n";
     }
     out += "\n";
   }

@@ -2,12 +2,14 @@
 // How two versions differ: metrics (with deltas), params, labels, files,
 // lineage and code. Renders as text, JSON, or Markdown for a pull request.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "registry/core/json.hpp"
 #include "registry/core/sqlite.hpp"
+#include "registry/policy.hpp"
 #include "registry/query.hpp"
 
 namespace lm {
@@ -20,6 +22,8 @@ struct MetricChange {
   // (relative only when before != 0).
   std::optional<double> delta;
   std::optional<double> relative;
+  std::optional<Better> better;   // which way the policy says this metric improves
+  std::optional<bool> improved;   // with `better` and a non-zero delta
 };
 
 struct TextChange {
@@ -47,7 +51,9 @@ struct VersionDiff {
   std::vector<std::string> parents_removed, parents_added;
 };
 
-VersionDiff diff_versions(sql::Db& db, const VersionRecord& before, const VersionRecord& after);
+// `directions`: which way each metric improves (Policy::metric_directions).
+VersionDiff diff_versions(sql::Db& db, const VersionRecord& before, const VersionRecord& after,
+                          const std::map<std::string, Better>& directions = {});
 
 std::string diff_text(const VersionDiff& d);
 Json diff_json(const VersionDiff& d);

@@ -16,11 +16,12 @@ namespace {
 
 const std::vector<std::string> k_commands = {"init",    "register", "dataset", "list",
                                              "show",    "lineage",  "diff",    "history",
-                                             "verify",  "checkout"};
+                                             "verify",  "policy",  "checkout"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
   if (cmd == "dataset") return {"dataset", "register"};
+  if (cmd == "policy") return {"policy", "check"};
   return {cmd};
 }
 

@@ -14,13 +14,19 @@ TEST_CASE("init creates .lastmile at the top of the work tree, ignored by git", 
   fs::create_directories(sb.repo() / "src/deep");
   const auto r = sb.run({"init"}, {.cwd = sb.repo() / "src/deep"});
   CHECK(r.rc == 0);
-  CHECK(r.out == "initialized empty lastmile registry in " + sb.registry().string() + "\n");
+  CHECK(r.out == "initialized empty lastmile registry in " + sb.registry().string() + "\n" +
+                     "wrote an example policy to " + (sb.repo() / "lastmile.yaml").string() +
+                     " (the default stages, gates commented out)\n");
   CHECK(r.err.empty());
   CHECK(fs::exists(sb.registry() / "registry.db"));
   CHECK(fs::is_directory(sb.registry() / "objects/sha256"));
   CHECK(sb.read(sb.registry() / ".gitignore") == "*\n");
   const auto status = sb.exec({"git", "status", "--porcelain"});
-  CHECK(status.out.empty());  // the registry never shows up as untracked
+  CHECK(status.out == "?? lastmile.yaml\n");  // the registry itself never shows up
+  // The example policy is valid and means the default.
+  const auto check = sb.run({"policy", "check"});
+  CHECK(check.rc == 0);
+  CHECK(check.out == "lastmile.yaml: ok: 3 stages (sandbox → staging → production), 0 gates\n");
 }
 
 TEST_CASE("init again changes nothing and says so", "[e2e][init]") {
@@ -35,6 +41,7 @@ TEST_CASE("init again changes nothing and says so", "[e2e][init]") {
   const auto j = sb.run({"init", "--json"}).json();
   CHECK(j["created"] == false);
   CHECK(j["repaired"].empty());
+  CHECK(j["policy_created"] == false);  // an existing lastmile.yaml is never touched
   fs::remove_all(sb.registry() / "tmp");
   const auto repaired = sb.run({"init"});
   CHECK(repaired.out == "registry already exists in " + sb.registry().string() + "; recreated missing tmp/\n");
