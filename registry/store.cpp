@@ -321,9 +321,15 @@ void ObjectStore::begin_session() {
   session->name = temp_name();
   session->name.resize(session->name.size() - 4);  // drop ".tmp"
   session->lock_path = m_temp / (session->name + ".lock");
-  session->lock = open_file(session->lock_path, O_RDWR | O_CREAT | O_EXCL, 0644);
-  if (::flock(session->lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    throw system_error(errno, "cannot lock " + quote(session->lock_path.string()));
+  // Locked under another name first: a cleaner that sees a .lock file must
+  // never find it unlocked while its owner runs.
+  const fs::path unready = m_temp / (session->name + ".lock-new");
+  session->lock = open_file(unready, O_RDWR | O_CREAT | O_EXCL, 0644);
+  if (::flock(session->lock.get(), LOCK_EX | LOCK_NB) != 0 ||
+      ::rename(unready.c_str(), session->lock_path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(unready.c_str());
+    throw system_error(err, "cannot lock " + quote(session->lock_path.string()));
   }
   m_session = std::move(session);
 }
