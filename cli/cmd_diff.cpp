@@ -21,7 +21,12 @@ int run_diff(Context& ctx, const DiffOptions& o) {
   const Ref after = parse_ref(o.after);
   sql::Db& db = ctx.registry().db();
   // The policy says which way metrics improve; a broken one is only noted here.
-  const PolicyLoad policy = load_policy(ctx.policy_path());
+  PolicyLoad policy;
+  try {
+    policy = load_policy(ctx.policy_path());
+  } catch (const Error& e) {
+    policy.problems.push_back({0, 0, e.what()});
+  }
   if (!policy.ok()) {
     ctx.out().warn("lastmile.yaml has problems ('lastmile policy check'); metric directions are not shown");
   }

@@ -10,12 +10,18 @@ namespace lm::cli {
 namespace {
 
 // Writes a commented lastmile.yaml equivalent to the default policy, unless
-// the project has one. Returns whether it wrote it.
+// the project has one. A convenience: when it cannot be written, init
+// warns and goes on. Returns whether it wrote it.
 bool write_example_policy(const Context& ctx) {
   const std::filesystem::path path = ctx.policy_path();
-  if (lstat_path(path)) return false;
-  write_file_atomic(path, example_policy());
-  return true;
+  try {
+    if (lstat_path(path)) return false;
+    write_file_atomic(path, example_policy());
+    return true;
+  } catch (const Error& e) {
+    ctx.out().warn(std::string("no example policy written: ") + e.what());
+    return false;
+  }
 }
 
 int run_init(Context& ctx) {
@@ -35,7 +41,7 @@ int run_init(Context& ctx) {
   } else if (!repaired.empty()) {
     ctx.out().line("registry already exists in " + dir + "; recreated missing " + repaired);
   } else {
-    ctx.out().line("registry already exists in " + dir + "; nothing changed");
+    ctx.out().line("registry already exists in " + dir + (wrote_policy ? "" : "; nothing changed"));
   }
   if (wrote_policy && !ctx.out().json()) {
     ctx.out().line("wrote an example policy to " + ctx.policy_path().string() +

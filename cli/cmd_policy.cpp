@@ -51,8 +51,11 @@ int run_check(Context& ctx, const PolicyOptions& o) {
   } else if (!load.policy.from_file) {
     out.line("no lastmile.yaml: the default policy applies (" + stage_path(load.policy) + ", no gates)");
   } else if (load.ok()) {
-    out.line(shown + ": ok: " + std::to_string(load.policy.stages.size()) + " stages (" +
-             stage_path(load.policy) + "), " + std::to_string(load.policy.gate_count()) + " gates");
+    const auto count = [](std::size_t n, const char* noun) {
+      return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+    };
+    out.line(shown + ": ok: " + count(load.policy.stages.size(), "stage") + " (" +
+             stage_path(load.policy) + "), " + count(load.policy.gate_count(), "gate"));
   } else {
     for (const auto& p : load.problems) {
       out.line(shown + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": " +

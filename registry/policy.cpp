@@ -6,10 +6,12 @@
 #include <charconv>
 #include <tuple>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
+#include "registry/metadata.hpp"
 #include "registry/names.hpp"
 
 namespace lm {
@@ -106,6 +108,11 @@ void parse_metric_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vec
   const auto metric = c.text(node["metric"], "metric");
   if (!metric) return;
   g.metric = *metric;
+  try {
+    validate_key(g.metric, "a metric gate");
+  } catch (const Error& e) {
+    c.problem(node["metric"], e.what());
+  }
   const bool has_min = static_cast<bool>(node["min"]);
   const bool has_max = static_cast<bool>(node["max"]);
   const bool has_nwt = static_cast<bool>(node["no_worse_than"]);
@@ -147,6 +154,7 @@ void parse_metric_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vec
 void parse_require_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vector<GateSpec>& out) {
   g.kind = GateSpec::Kind::require;
   const YAML::Node list = node["require"];
+  if (list.IsSequence() && list.size() == 0) c.problem(list, "require lists no fields");
   for (const auto& field : c.text_list(list, "require")) {
     const bool known = field == "owner" || field == "description" ||
                        field.rfind("label:", 0) == 0 || field.rfind("param:", 0) == 0 ||
@@ -174,8 +182,9 @@ void parse_command_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::ve
     if (auto t = c.number(node["timeout"], "timeout")) {
       if (*t <= 0 || *t > 86400 || *t != std::floor(*t)) {
         c.problem(node["timeout"], "timeout must be a whole number of seconds from 1 to 86400");
+      } else {
+        g.timeout_seconds = static_cast<int>(*t);
       }
-      g.timeout_seconds = static_cast<int>(*t);
     }
   }
   out.push_back(g);
@@ -186,7 +195,10 @@ void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vecto
   if (auto f = c.text(node["file"], "file")) g.file = *f;
   if (!node["pointer"]) {
     c.problem(node, "file gate needs a JSON pointer, e.g. pointer: /success");
-  } else if (node["pointer"].IsScalar()) {
+  } else if (!node["pointer"].IsScalar() || node["pointer"].Scalar().empty()) {
+    c.problem(node["pointer"], "pointer must be a JSON pointer such as /success, got " +
+                                   Checker::describe(node["pointer"]));
+  } else {
     g.pointer = node["pointer"].Scalar();
     try {
       (void)Json::json_pointer(g.pointer);
@@ -199,7 +211,9 @@ void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vecto
   if (conditions == 0) c.problem(node, "file gate needs equals, min or max");
   if (node["equals"]) {
     const YAML::Node e = node["equals"];
-    if (!e.IsScalar()) {
+    if (e.IsNull()) {
+      g.equals = Json(nullptr);
+    } else if (!e.IsScalar()) {
       c.problem(e, "equals must be a single value");
     } else if (e.Tag() == "!") {
       g.equals = Json(e.Scalar());
@@ -210,7 +224,9 @@ void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vecto
       const std::string& t = e.Scalar();
       double v = 0;
       const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-      g.equals = !t.empty() && ec == std::errc() && ptr == t.data() + t.size() ? Json(v) : Json(t);
+      g.equals = !t.empty() && ec == std::errc() && ptr == t.data() + t.size() && std::isfinite(v)
+                     ? Json(v)
+                     : Json(t);
     }
   }
   if (node["min"]) g.min = c.number(node["min"], "min of the file gate");
@@ -218,8 +234,36 @@ void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vecto
   out.push_back(g);
 }
 
+// The keys each kind of gate takes, by the key that names the kind, in the
+// order parse_gate() recognises the kinds.
+const std::vector<std::pair<std::string, std::set<std::string>>>& kind_keys() {
+  static const std::vector<std::pair<std::string, std::set<std::string>>> keys = {
+      {"metric", {"metric", "min", "max", "no_worse_than", "tolerance", "better"}},
+      {"require", {"require"}},
+      {"command", {"command", "timeout"}},
+      {"file", {"file", "pointer", "equals", "min", "max"}},
+      {"max_size", {"max_size"}},
+  };
+  return keys;
+}
+
+// A key of another kind of gate would be ignored; say so instead.
+void check_kind_keys(Checker& c, const YAML::Node& node) {
+  for (const auto& [kind, allowed] : kind_keys()) {
+    if (!node[kind]) continue;
+    for (const auto& item : node) {
+      const std::string key = item.first.Scalar();
+      if (k_gate_keys.count(key) && !allowed.count(key)) {
+        c.problem(item.first, "key " + quote(key) + " does not belong in a " + kind + " gate");
+      }
+    }
+    return;
+  }
+}
+
 void parse_gate(Checker& c, const YAML::Node& node, std::vector<GateSpec>& out) {
   if (!c.check_mapping(node, k_gate_keys, "a gate")) return;
+  check_kind_keys(c, node);
   GateSpec g;
   g.line = node.Mark().line + 1;
   g.column = node.Mark().column + 1;
@@ -247,8 +291,9 @@ void parse_approvals(Checker& c, const YAML::Node& node, StageSpec& s) {
     if (auto n = c.number(node["count"], "approvals count")) {
       if (*n < 0 || *n > 100 || *n != std::floor(*n)) {
         c.problem(node["count"], "approvals count must be a whole number from 0 to 100");
+      } else {
+        s.approvals = static_cast<int>(*n);
       }
-      s.approvals = static_cast<int>(*n);
     }
   }
   if (node["distinct_from_registrant"]) {
@@ -295,6 +340,11 @@ void check_graph(Checker& c, const YAML::Node& list, const std::vector<StageSpec
   }
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const StageSpec& s = stages[i];
+    if (s.name.empty()) continue;  // already reported
+    const std::set<std::string> distinct(s.from.begin(), s.from.end());
+    if (distinct.size() != s.from.size()) {
+      c.problem(list[i]["from"], "stage " + quote(s.name) + " lists a stage twice in 'from'");
+    }
     if (i == 0 && !s.from.empty()) {
       c.problem(list[i]["from"], "the first stage " + quote(s.name) +
                                      " is where registration lands; it takes no 'from'");
@@ -310,6 +360,53 @@ void check_graph(Checker& c, const YAML::Node& list, const std::vector<StageSpec
       }
     }
   }
+  // Every stage must be reachable from the first, where versions start.
+  if (stages.empty() || stages[0].name.empty()) return;
+  std::set<std::string> reached{stages[0].name};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& s : stages) {
+      if (reached.count(s.name)) continue;
+      for (const auto& from : s.from) {
+        if (reached.count(from)) {
+          reached.insert(s.name);
+          grew = true;
+          break;
+        }
+      }
+    }
+  }
+  for (std::size_t i = 1; i < stages.size(); ++i) {
+    const StageSpec& s = stages[i];
+    const bool known_from = std::all_of(s.from.begin(), s.from.end(),
+                                        [&](const std::string& f) { return names.count(f) > 0; });
+    if (!s.name.empty() && !s.from.empty() && known_from && !reached.count(s.name)) {
+      c.problem(list[i], "stage " + quote(s.name) + " cannot be reached from " + quote(stages[0].name));
+    }
+  }
+}
+
+// Gates that give one metric opposite directions contradict each other.
+void check_directions(Checker& c, const YAML::Node& list, const std::vector<StageSpec>& stages) {
+  std::map<std::string, Better> seen;
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    for (const auto& g : stages[i].gates) {
+      if (g.kind != GateSpec::Kind::metric_min && g.kind != GateSpec::Kind::metric_max &&
+          g.kind != GateSpec::Kind::no_worse_than) {
+        continue;
+      }
+      const Better b = g.kind == GateSpec::Kind::metric_min   ? Better::higher
+                       : g.kind == GateSpec::Kind::metric_max ? Better::lower
+                                                              : g.better;
+      const auto [it, inserted] = seen.emplace(g.metric, b);
+      if (!inserted && it->second != b) {
+        c.problem(g.line, g.column,
+                  "gates disagree on which way " + quote(g.metric) + " improves (a min gate "
+                  "means higher is better, a max gate lower)");
+      }
+    }
+  }
+  (void)list;
 }
 
 // YAML allows spaces only for indentation; a tab is reported where it is,
@@ -399,35 +496,46 @@ Policy default_policy() {
   return p;
 }
 
+static void sort_problems(std::vector<PolicyProblem>& problems) {
+  std::stable_sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+}
+
+static void parse_into(PolicyLoad& load, std::string_view text, const std::string& file);
+
 PolicyLoad parse_policy(std::string_view text, const std::filesystem::path& source) {
   PolicyLoad load;
   load.policy.path = source;
   load.policy.from_file = true;
-  if (check_tabs(text, load.problems)) return load;
+  parse_into(load, text, source.filename().string());
+  sort_problems(load.problems);
+  return load;
+}
+
+static void parse_into(PolicyLoad& load, std::string_view text, const std::string& file) {
+  if (check_tabs(text, load.problems)) return;
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     load.problems.push_back({e.mark.line + 1, e.mark.column + 1, "malformed YAML: " + e.msg});
-    return load;
+    return;
   }
   Checker c(load.problems);
   if (!root.IsMap()) {
-    c.problem(1, 1, "lastmile.yaml must be a mapping with a 'stages' list");
-    return load;
+    c.problem(1, 1, file + " must be a mapping with a 'stages' list");
+    return;
   }
-  c.check_mapping(root, {"stages"}, "lastmile.yaml");
+  c.check_mapping(root, {"stages"}, file);
   const YAML::Node list = root["stages"];
   if (!list || !list.IsSequence() || list.size() == 0) {
     c.problem(list ? list : root, "'stages' must be a list of at least one stage");
-    return load;
+    return;
   }
   for (const auto& node : list) load.policy.stages.push_back(parse_stage(c, node));
   check_graph(c, list, load.policy.stages);
-  std::stable_sort(load.problems.begin(), load.problems.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-  });
-  return load;
+  check_directions(c, list, load.policy.stages);
 }
 
 PolicyLoad load_policy(const std::filesystem::path& path) {

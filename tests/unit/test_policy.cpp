@@ -96,6 +96,40 @@ TEST_CASE("tabs, duplicate keys and broken graphs are problems", "[policy]") {
              Catch::Contains("needs exactly one of min, max or no_worse_than"));
 }
 
+TEST_CASE("gates are checked for stray keys, empty lists and contradictions", "[policy]") {
+  const auto p = [](const std::string& gates) {
+    return problems_of(parse("stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n" + gates));
+  };
+  CHECK_THAT(p("      - {metric: auc, min: 1, command: [x], timeout: 5}\n"),
+             Catch::Contains("key 'command' does not belong in a metric gate") &&
+                 Catch::Contains("key 'timeout' does not belong in a metric gate"));
+  CHECK_THAT(p("      - {require: []}\n"), Catch::Contains("require lists no fields"));
+  CHECK_THAT(p("      - {file: r.json, pointer: [x], equals: 1}\n"), Catch::Contains("pointer must be a JSON pointer"));
+  CHECK_THAT(p("      - {metric: 'a b', min: 1}\n"), Catch::Contains("invalid key 'a b'"));
+  CHECK_THAT(p("      - {metric: auc, min: 0.8}\n      - {metric: auc, max: 0.9}\n"),
+             Catch::Contains("gates disagree on which way 'auc' improves"));
+  CHECK_THAT(p("      - {command: [x], timeout: 1e300}\n"), Catch::Contains("timeout must be a whole number"));
+  CHECK(parse("stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n"
+              "      - {file: r.json, pointer: /ok, equals: null}\n").ok());
+}
+
+TEST_CASE("every stage must be reachable from the first", "[policy]") {
+  const std::string p = problems_of(parse(
+      "stages:\n  - name: a\n  - name: b\n    from: [c]\n  - name: c\n    from: [b, b]\n"));
+  CHECK_THAT(p, Catch::Contains("stage 'b' cannot be reached from 'a'") &&
+                    Catch::Contains("stage 'c' lists a stage twice in 'from'"));
+  // A way back is fine as long as everything is reachable.
+  CHECK(parse("stages:\n  - name: a\n  - name: b\n    from: [a, c]\n  - name: c\n    from: [b]\n").ok());
+}
+
+TEST_CASE("problems come sorted by position, whatever path found them", "[policy]") {
+  const PolicyLoad load = parse("foo: 1\nbar: 2\n");
+  REQUIRE(load.problems.size() >= 2);
+  for (std::size_t i = 1; i < load.problems.size(); ++i) {
+    CHECK(load.problems[i - 1].line <= load.problems[i].line);
+  }
+}
+
 TEST_CASE("sizes parse with decimal and binary units", "[policy]") {
   CHECK(parse_size("1024") == 1024u);
   CHECK(parse_size("500MiB") == 500ull << 20);
