@@ -34,15 +34,6 @@ std::string git_line(const GitInfo& g) {
   return text;
 }
 
-// The refs of what a version was made from, by relation.
-std::map<std::string, std::vector<std::string>> links_of(sql::Db& db, const VersionRecord& v) {
-  std::map<std::string, std::vector<std::string>> links{{"input", {}}, {"parent", {}}};
-  for (const auto& e : edges_from(db, v.id)) {
-    for (const auto& target : versions_by_ids(db, {e.to})) links[e.relation].push_back(target.ref());
-  }
-  return links;
-}
-
 std::string joined(const std::vector<std::string>& list) {
   std::string text;
   for (const auto& item : list) text += (text.empty() ? "" : "  ") + item;
@@ -98,7 +89,7 @@ int run_show(Context& ctx, const ShowOptions& o) {
   const VersionRecord v = resolve(db, ref, at);
   const VersionMetadata meta = load_metadata(db, v.id);
   const Manifest manifest = load_manifest(db, v.id);
-  auto links = links_of(db, v);
+  auto links = linked_refs(db, v.id);
   if (ctx.out().json()) {
     Json doc = version_json(v);
     doc.update(metadata_json(meta));

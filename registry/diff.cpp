@@ -61,15 +61,8 @@ std::vector<FileChange> file_changes(const Manifest& before, const Manifest& aft
   return out;
 }
 
-std::map<std::string, std::set<std::string>> links_of(sql::Db& db, const VersionRecord& v) {
-  std::map<std::string, std::set<std::string>> links;
-  for (const auto& e : edges_from(db, v.id)) {
-    for (const auto& target : versions_by_ids(db, {e.to})) links[e.relation].insert(target.ref());
-  }
-  return links;
-}
-
-void set_difference(const std::set<std::string>& a, const std::set<std::string>& b,
+// Sorted inputs: what only `a` has, and what only `b` has.
+void set_difference(const std::vector<std::string>& a, const std::vector<std::string>& b,
                     std::vector<std::string>& only_a, std::vector<std::string>& only_b) {
   std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_a));
   std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_b));
@@ -196,10 +189,10 @@ VersionDiff diff_versions(sql::Db& db, const VersionRecord& before, const Versio
   d.params = changed_entries<StringMap, TextChange>(a.params, b.params, false);
   d.labels = changed_entries<StringMap, TextChange>(a.labels, b.labels, false);
   d.files = file_changes(load_manifest(db, before.id), load_manifest(db, after.id), d.files_unchanged);
-  auto la = links_of(db, before);
-  auto lb = links_of(db, after);
-  set_difference(la["input"], lb["input"], d.inputs_removed, d.inputs_added);
-  set_difference(la["parent"], lb["parent"], d.parents_removed, d.parents_added);
+  const auto la = linked_refs(db, before.id);
+  const auto lb = linked_refs(db, after.id);
+  set_difference(la.at("input"), lb.at("input"), d.inputs_removed, d.inputs_added);
+  set_difference(la.at("parent"), lb.at("parent"), d.parents_removed, d.parents_added);
   return d;
 }
 

@@ -11,20 +11,18 @@ namespace lm {
 
 namespace {
 
-VersionRecord version_by_id(sql::Db& db, std::int64_t id) {
-  for (auto& v : versions_by_ids(db, {id})) return v;
-  throw Error(ExitCode::data, "registry corrupt: lineage points at missing version " +
-                                  std::to_string(id));
-}
-
-std::vector<LineageEdge> edges_to(sql::Db& db, std::int64_t version_id) {
-  auto stmt = db.prepare(
-      "SELECT version_id, target_id, relation FROM edges WHERE target_id = ? "
-      "ORDER BY version_id, relation");
-  stmt.bind(1, version_id);
+// The edges whose `column` (version_id or target_id) is `id`.
+std::vector<LineageEdge> query_edges(sql::Db& db, const char* column, std::int64_t id) {
+  auto stmt = db.prepare(std::string("SELECT version_id, target_id, relation FROM edges WHERE ") +
+                         column + " = ? ORDER BY relation, version_id, target_id");
+  stmt.bind(1, id);
   std::vector<LineageEdge> out;
   while (stmt.step()) out.push_back({stmt.int64(0), stmt.int64(1), stmt.text(2)});
   return out;
+}
+
+std::vector<LineageEdge> edges_to(sql::Db& db, std::int64_t version_id) {
+  return query_edges(db, "target_id", version_id);
 }
 
 std::string kind_suffix(const VersionRecord& v) { return v.kind == "dataset" ? "  (dataset)" : ""; }
@@ -56,13 +54,16 @@ const VersionRecord& LineageGraph::node(std::int64_t id) const {
 }
 
 std::vector<LineageEdge> edges_from(sql::Db& db, std::int64_t version_id) {
-  auto stmt = db.prepare(
-      "SELECT version_id, target_id, relation FROM edges WHERE version_id = ? "
-      "ORDER BY relation, target_id");
-  stmt.bind(1, version_id);
-  std::vector<LineageEdge> out;
-  while (stmt.step()) out.push_back({stmt.int64(0), stmt.int64(1), stmt.text(2)});
-  return out;
+  return query_edges(db, "version_id", version_id);
+}
+
+std::map<std::string, std::vector<std::string>> linked_refs(sql::Db& db, std::int64_t version_id) {
+  std::map<std::string, std::vector<std::string>> links{{"input", {}}, {"parent", {}}};
+  for (const auto& e : edges_from(db, version_id)) {
+    for (const auto& target : versions_by_ids(db, {e.to})) links[e.relation].push_back(target.ref());
+  }
+  for (auto& [relation, refs] : links) std::sort(refs.begin(), refs.end());
+  return links;
 }
 
 LineageGraph walk_lineage(sql::Db& db, const VersionRecord& root, Direction direction, int depth) {

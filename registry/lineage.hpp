@@ -4,6 +4,7 @@
 // Queries walk it from one version, upstream or downstream.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct LineageGraph {
 
 // The edges recorded for one version (what it was made from).
 std::vector<LineageEdge> edges_from(sql::Db& db, std::int64_t version_id);
+
+// The refs of what a version was made from: "input" and "parent" (both
+// present, perhaps empty), each sorted.
+std::map<std::string, std::vector<std::string>> linked_refs(sql::Db& db, std::int64_t version_id);
 
 // Walks the graph from `root` breadth-first, at most `depth` edges away.
 LineageGraph walk_lineage(sql::Db& db, const VersionRecord& root, Direction direction, int depth);
