@@ -1,4 +1,5 @@
 // lastmile history [NAME]: the event log, newest first.
+// lastmile audit [NAME]: the same trail; 'audit verify' checks its hash chain.
 
 #include "cli/command.hpp"
 #include "cli/context.hpp"
@@ -18,12 +19,46 @@ struct HistoryOptions {
   std::string at;
 };
 
-std::string describe(const Event& e) {
-  if (e.kind == "version.registered") {
-    return e.payload.value("digest", "") + "  " +
-           size_summary(e.payload.value("size", std::uint64_t{0}),
-                        e.payload.value("file_count", std::uint64_t{0}));
+std::string with_reason(std::string text, const Json& p) {
+  const std::string reason = p.value("reason", "");
+  return reason.empty() ? text : text + ": " + reason;
+}
+
+std::string gate_verdict(const Json& p) {
+  const Json gates = p.value("gates", Json::array());
+  std::size_t failed = 0;
+  std::string first;
+  for (const auto& g : gates) {
+    if (g.value("passed", false)) continue;
+    if (++failed == 1) first = g.value("gate", "") + " (" + g.value("message", "") + ")";
   }
+  const std::string stage = p.value("stage", "");
+  if (failed == 0) return stage + ": passed " + std::to_string(gates.size()) + " gates";
+  return stage + ": FAILED " + first + (failed > 1 ? " and " + std::to_string(failed - 1) + " more" : "");
+}
+
+// One line about what an event did, for the DETAIL column.
+std::string describe(const Event& e) {
+  const Json& p = e.payload;
+  const auto replaced = [&] {
+    const Json r = p.value("replaced", Json());
+    return r.is_object() ? " (was " + r.value("version", "") + ")" : std::string();
+  };
+  if (e.kind == "version.registered") {
+    const std::string stage = p.value("stage", "");
+    return p.value("digest", "") + "  " +
+           size_summary(p.value("size", std::uint64_t{0}), p.value("file_count", std::uint64_t{0})) +
+           (stage.empty() ? "" : "  into " + stage);
+  }
+  if (e.kind == "stage.assigned") return with_reason("into " + p.value("stage", "") + replaced(), p);
+  if (e.kind == "stage.rolled_back") {
+    return with_reason(p.value("stage", "") + " rolled back" + replaced(), p);
+  }
+  if (e.kind == "approval.granted") {
+    const std::string comment = p.value("comment", "");
+    return "for " + p.value("stage", "") + (comment.empty() ? "" : ": " + comment);
+  }
+  if (e.kind == "gate.evaluated") return gate_verdict(p);
   return {};
 }
 
@@ -48,9 +83,45 @@ int run_history(Context& ctx, const HistoryOptions& o) {
   }
   std::vector<std::vector<std::string>> rows{{"SEQ", "TIME", "EVENT", "SUBJECT", "BY", "DETAIL"}};
   for (const auto& e : events) {
-    rows.push_back({std::to_string(e.seq), e.time, e.kind, e.subject, e.actor, describe(e)});
+    rows.push_back({std::to_string(e.seq), e.time, e.kind, e.subject, e.actor, printable(describe(e))});
   }
   out.line(format_table(rows, out));
+  return 0;
+}
+
+void add_history_options(CLI::App& sub, HistoryOptions& o) {
+  sub.add_option("NAME", o.name, "only events about this model");
+  sub.add_option("-n,--limit", o.limit, "show at most N events")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1'000'000'000));
+  sub.add_option("--at", o.at, "only events up to TIME (RFC 3339, or a date)")->type_name("TIME");
+}
+
+struct AuditOptions {
+  HistoryOptions history;
+  CLI::App* verify = nullptr;
+};
+
+int run_audit_verify(Context& ctx) {
+  const ChainCheck chain = verify_chain(ctx.registry().db());
+  const Output& out = ctx.out();
+  if (out.json()) {
+    out.json_document({{"ok", chain.ok},
+                       {"events", chain.events},
+                       {"head", chain.head},
+                       {"first_bad_seq", chain.ok ? Json() : Json(chain.first_bad_seq)},
+                       {"problem", chain.problem}});
+  } else if (chain.ok) {
+    out.line("audit chain ok: " + std::to_string(chain.events) + " events, head " +
+             (chain.head.empty() ? "(empty log)" : chain.head));
+  }
+  if (!chain.ok) {
+    throw Error(ExitCode::check_failed,
+                "the audit chain is broken at event " + std::to_string(chain.first_bad_seq) + ": " +
+                    chain.problem,
+                std::to_string(chain.first_bad_seq - 1) +
+                    " events before it are intact; the log was changed outside lastmile");
+  }
   return 0;
 }
 
@@ -59,15 +130,24 @@ int run_history(Context& ctx, const HistoryOptions& o) {
 Command history_command() {
   auto o = std::make_shared<HistoryOptions>();
   return {"history", "show the event log (who did what, when), newest first",
-          [o](CLI::App& sub) {
-            sub.add_option("NAME", o->name, "only events about this model");
-            sub.add_option("-n,--limit", o->limit, "show at most N events")
-                ->type_name("N")
-                ->check(CLI::Range(1, 1'000'000'000));
-            sub.add_option("--at", o->at, "only events up to TIME (RFC 3339, or a date)")
-                ->type_name("TIME");
-          },
+          [o](CLI::App& sub) { add_history_options(sub, *o); },
           [o](Context& ctx) { return run_history(ctx, *o); }};
+}
+
+Command audit_command() {
+  auto o = std::make_shared<AuditOptions>();
+  return {"audit",
+          "the audit trail: every registration, gate verdict, approval, promotion and rollback; "
+          "'audit verify' checks its hash chain",
+          [o](CLI::App& sub) {
+            add_history_options(sub, o->history);
+            o->verify = sub.add_subcommand(
+                "verify", "recompute the hash chain and name the first broken link");
+            o->verify->fallthrough();
+          },
+          [o](Context& ctx) {
+            return o->verify->parsed() ? run_audit_verify(ctx) : run_history(ctx, o->history);
+          }};
 }
 
 }  // namespace lm::cli

@@ -186,6 +186,7 @@ void register_input_paths(Context& ctx, const std::vector<InputPath>& paths,
 
 int run_register(Context& ctx, const RegisterOptions& o) {
   RegisterRequest request = build_request(o, ctx);
+  if (request.kind == "model") request.stage = ctx.landing_stage();
   const std::vector<InputPath> paths = input_paths(o);
   Registry& registry = ctx.registry();
   Progress progress;

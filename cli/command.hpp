@@ -32,11 +32,18 @@ Command show_command();
 Command history_command();
 Command verify_command();
 Command checkout_command();
+Command gate_command();
+Command promote_command();
+Command approve_command();
+Command rollback_command();
+Command status_command();
+Command audit_command();
 
 inline std::vector<Command> all_commands() {
-  return {init_command(),    register_command(), dataset_command(),  list_command(),
-          show_command(),    lineage_command(),  diff_command(),     history_command(),
-          verify_command(),   policy_command(),
+  return {init_command(),     register_command(), dataset_command(), list_command(),
+          show_command(),     lineage_command(),  diff_command(),    history_command(),
+          verify_command(),   policy_command(),   gate_command(),    promote_command(),
+          approve_command(),  rollback_command(), status_command(),  audit_command(),
           checkout_command()};
 }
 

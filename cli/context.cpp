@@ -50,4 +50,35 @@ Registry& Context::registry() {
   return *m_registry;
 }
 
+const PolicyLoad& Context::policy() {
+  if (!m_policy) m_policy = load_policy(policy_path());
+  return *m_policy;
+}
+
+const Policy& Context::valid_policy() {
+  const PolicyLoad& load = policy();
+  if (load.ok()) return load.policy;
+  const PolicyProblem& first = load.problems.front();
+  std::string where = "lastmile.yaml";
+  if (first.line > 0) where += ":" + std::to_string(first.line) + ":" + std::to_string(first.column);
+  const std::size_t more = load.problems.size() - 1;
+  throw Error(ExitCode::config,
+              "invalid policy: " + where + ": " + first.message +
+                  (more ? " (and " + std::to_string(more) + " more)" : ""),
+              "'lastmile policy check' lists every problem; no promotion happens until it passes");
+}
+
+std::string Context::landing_stage() {
+  const PolicyLoad& load = policy();
+  if (load.ok()) return load.policy.stages.front().name;
+  // Registration goes on under a broken policy (only promotions stop); the
+  // version lands where the file's first stage seems to be.
+  const bool named = !load.policy.stages.empty() && !load.policy.stages.front().name.empty();
+  const std::string stage =
+      named ? load.policy.stages.front().name : default_policy().stages.front().name;
+  out().warn("lastmile.yaml has problems ('lastmile policy check'); the version lands in " +
+             quote(stage));
+  return stage;
+}
+
 }  // namespace lm::cli

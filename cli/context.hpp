@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/output.hpp"
+#include "registry/policy.hpp"
 #include "registry/registry.hpp"
 
 namespace lm::cli {
@@ -37,12 +38,19 @@ class Context {
   std::filesystem::path policy_path() const { return project_root() / "lastmile.yaml"; }
   // Opens the registry on first use.
   Registry& registry();
+  // lastmile.yaml (or the default policy), read on first use; may have problems.
+  const PolicyLoad& policy();
+  // The policy, or Error(config) listing its problems: what promotions use.
+  const Policy& valid_policy();
+  // Where a new model version lands: the policy's first stage.
+  std::string landing_stage();
 
  private:
   Globals m_globals;
   Output m_out;
   std::filesystem::path m_cwd;
   std::optional<Registry> m_registry;
+  std::optional<PolicyLoad> m_policy;
 };
 
 }  // namespace lm::cli

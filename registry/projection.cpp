@@ -1,5 +1,7 @@
 #include "registry/projection.hpp"
 
+#include <optional>
+
 #include "registry/artifact.hpp"
 #include "registry/core/error.hpp"
 #include "registry/names.hpp"
@@ -64,9 +66,9 @@ void insert_metadata(sql::Db& db, std::int64_t version_id, const Json& payload) 
   }
 }
 
-// Resolves an edge's end recorded in an event to its version row; the
-// version must exist and still have the recorded digest.
-std::int64_t edge_target(sql::Db& db, const Json& end, const Event& event) {
+// Resolves a version named in an event ({name, version, digest}) to its
+// row; the version must exist and still have the recorded digest.
+std::int64_t version_row(sql::Db& db, const Json& end, const Event& event) {
   const std::string name = end.at("name").get<std::string>();
   const Semver version = parse_semver(end.at("version").get<std::string>());
   auto stmt = db.prepare(
@@ -74,7 +76,7 @@ std::int64_t edge_target(sql::Db& db, const Json& end, const Event& event) {
       "WHERE m.name = ? AND v.version_key = ?");
   stmt.bind_all(name, version.key());
   if (!stmt.step() || stmt.text(1) != end.at("digest").get<std::string>()) {
-    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " links to " +
+    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " names " +
                                     quote(name + "@" + version.str()) +
                                     ", which is not in the registry with its digest");
   }
@@ -87,10 +89,120 @@ void insert_edges(sql::Db& db, std::int64_t version_id, const Json& payload, con
     const std::string key = std::string(relation) + "s";
     if (!payload.contains(key)) continue;
     for (const auto& end : payload.at(key)) {
-      stmt.bind_all(version_id, relation, edge_target(db, end, event)).run();
+      stmt.bind_all(version_id, relation, version_row(db, end, event)).run();
       stmt.reset();
     }
   }
+}
+
+struct StageMoveRow {
+  std::int64_t model_id = 0;
+  std::string stage;
+  std::string action;  // registered, promoted, rolled_back
+  std::int64_t version_id = 0;
+  std::optional<std::int64_t> replaced;
+  std::optional<std::int64_t> previous;
+};
+
+std::optional<std::int64_t> holder(sql::Db& db, std::int64_t model_id, const std::string& stage) {
+  auto stmt = db.prepare("SELECT version_id FROM stage_assignments WHERE model_id = ? AND stage = ?");
+  stmt.bind_all(model_id, stage);
+  if (!stmt.step()) return std::nullopt;
+  return stmt.int64(0);
+}
+
+void bind_optional(sql::Stmt& stmt, int index, const std::optional<std::int64_t>& value) {
+  if (value) {
+    stmt.bind(index, *value);
+  } else {
+    stmt.bind(index, nullptr);
+  }
+}
+
+// Appends the move to the stage's history and makes it the stage's holder.
+void record_move(sql::Db& db, const StageMoveRow& move, const Event& event) {
+  auto history = db.prepare(
+      "INSERT INTO stage_history (event_seq, model_id, stage, action, version_id, replaced_id, "
+      "previous_id, time, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  history.bind_all(event.seq, move.model_id, move.stage, move.action, move.version_id);
+  bind_optional(history, 6, move.replaced);
+  bind_optional(history, 7, move.previous);
+  history.bind(8, event.time).bind(9, event.actor);
+  history.bind(10, event.payload.value("reason", "")).run();
+  db.prepare(
+        "INSERT INTO stage_assignments (model_id, stage, version_id, event_seq) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (model_id, stage) DO UPDATE SET version_id = excluded.version_id, "
+        "event_seq = excluded.event_seq")
+      .bind_all(move.model_id, move.stage, move.version_id, event.seq)
+      .run();
+}
+
+std::int64_t model_of_version(sql::Db& db, std::int64_t version_id) {
+  auto stmt = db.prepare("SELECT model_id FROM versions WHERE id = ?");
+  stmt.bind(1, version_id);
+  stmt.step();
+  return stmt.int64(0);
+}
+
+// The event's `replaced` ({name, version, digest} or null) must be what the
+// stage holds: a move records exactly the holder it displaced.
+std::optional<std::int64_t> checked_replaced(sql::Db& db, const StageMoveRow& move,
+                                             const Event& event) {
+  const Json& replaced = event.payload.at("replaced");
+  const auto recorded =
+      replaced.is_null() ? std::nullopt : std::optional<std::int64_t>(version_row(db, replaced, event));
+  if (recorded != holder(db, move.model_id, move.stage)) {
+    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " replaces a version " +
+                                    quote(move.stage) + " did not hold at that point of the log");
+  }
+  return recorded;
+}
+
+void apply_stage_move(sql::Db& db, const Event& event, const std::string& action) {
+  const Json& p = event.payload;
+  StageMoveRow move;
+  move.version_id = version_row(db, p, event);
+  move.model_id = model_of_version(db, move.version_id);
+  move.stage = p.at("stage").get<std::string>();
+  move.action = action;
+  move.replaced = checked_replaced(db, move, event);
+  if (action == "promoted") {
+    move.previous = move.replaced;
+  } else {
+    // A rollback restores a version that was in the stage before, and the
+    // stage's memory of what preceded it: rolling back again goes further
+    // back, not forth.
+    auto stmt = db.prepare(
+        "SELECT previous_id FROM stage_history WHERE model_id = ? AND stage = ? AND version_id = ? "
+        "ORDER BY event_seq DESC LIMIT 1");
+    stmt.bind_all(move.model_id, move.stage, move.version_id);
+    if (!stmt.step()) {
+      throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " rolls " +
+                                      quote(move.stage) + " back to a version it never held");
+    }
+    if (!stmt.is_null(0)) move.previous = stmt.int64(0);
+  }
+  record_move(db, move, event);
+}
+
+void apply_approval(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  db.prepare(
+        "INSERT INTO approvals (version_id, stage, actor, comment, time, event_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?)")
+      .bind_all(version_row(db, p, event), p.at("stage").get<std::string>(), event.actor,
+                p.value("comment", ""), event.time, event.seq)
+      .run();
+}
+
+void apply_gate_evaluation(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  db.prepare(
+        "INSERT INTO gate_results (event_seq, version_id, stage, passed, time, actor, results) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind_all(event.seq, version_row(db, p, event), p.at("stage").get<std::string>(),
+                p.at("passed").get<bool>(), event.time, event.actor, canonical_json(p.at("gates")))
+      .run();
 }
 
 void apply_registered(sql::Db& db, const Event& event) {
@@ -128,16 +240,24 @@ void apply_registered(sql::Db& db, const Event& event) {
   insert_metadata(db, version_id, p);
   insert_edges(db, version_id, p, event);
   update_model_summary(db, model_id, version, event);
+  // A model lands in the policy's first stage when it is registered.
+  if (p.contains("stage") && p.at("stage").is_string()) {
+    StageMoveRow move{model_id, p.at("stage").get<std::string>(), "registered", version_id};
+    move.replaced = holder(db, model_id, move.stage);
+    move.previous = move.replaced;
+    record_move(db, move, event);
+  }
 }
 
 }  // namespace
 
 void apply_event(sql::Db& db, const Event& event) {
   try {
-    if (event.kind == "version.registered") {
-      apply_registered(db, event);
-      return;
-    }
+    if (event.kind == "version.registered") return apply_registered(db, event);
+    if (event.kind == "stage.assigned") return apply_stage_move(db, event, "promoted");
+    if (event.kind == "stage.rolled_back") return apply_stage_move(db, event, "rolled_back");
+    if (event.kind == "approval.granted") return apply_approval(db, event);
+    if (event.kind == "gate.evaluated") return apply_gate_evaluation(db, event);
   } catch (const Json::exception& e) {
     throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
                                     ") has a malformed payload: " + e.what());

@@ -156,8 +156,16 @@ VersionRecord resolve(sql::Db& db, const Ref& ref, const AsOf& at) {
                   "digest " + quote(low) + " is ambiguous: it matches " + matches,
                   "give more hex digits, or name the version");
     }
-    case Ref::Kind::stage:
+    case Ref::Kind::stage: {
+      // The latest move of the stage up to `at` names its holder.
+      auto stmt = db.prepare(select_versions(
+          "WHERE v.id = (SELECT h.version_id FROM stage_history h JOIN models hm "
+          "ON hm.id = h.model_id WHERE hm.name = ? AND h.stage = ? AND h.event_seq <= ? "
+          "ORDER BY h.event_seq DESC LIMIT 1)"));
+      stmt.bind_all(ref.name, ref.stage, at.seq);
+      if (stmt.step()) return read_version(stmt);
       break;
+    }
   }
   throw Error(ExitCode::not_found,
               "no version of " + quote(ref.name) + " is in stage " + quote(ref.stage) + when);

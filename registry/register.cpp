@@ -159,6 +159,7 @@ Json registration_payload(const RegisterRequest& r, const Semver& version, const
   p["source"] = scan.root.string();
   p["files"] = manifest_to_json(manifest);
   p["git"] = git_json(provenance);
+  if (r.kind == "model" && !r.stage.empty()) p["stage"] = r.stage;
   return p;
 }
 

@@ -35,6 +35,8 @@ struct RegisterRequest {
   // Without an explicit version, bytes the name already holds under some
   // version are that version, not a new one (for --input name=PATH).
   bool reuse_same_digest = false;
+  // The policy's first stage, where a new model version lands ("" for none).
+  std::string stage;
   std::string actor;
   std::filesystem::path cwd;  // where git provenance is read
 };

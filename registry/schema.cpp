@@ -109,6 +109,58 @@ CREATE TABLE stat_cache (
   racy     INTEGER NOT NULL   -- recorded too soon after a change to be trusted
 ) WITHOUT ROWID;
 )sql",
+    R"sql(
+-- Every move of a stage, in log order: registration landing in the first
+-- stage, promotions and rollbacks. Time travel and "has it been in
+-- staging?" read it.
+CREATE TABLE stage_history (
+  event_seq   INTEGER PRIMARY KEY REFERENCES events(seq),
+  model_id    INTEGER NOT NULL REFERENCES models(id),
+  stage       TEXT NOT NULL,
+  action      TEXT NOT NULL CHECK (action IN ('registered', 'promoted', 'rolled_back')),
+  version_id  INTEGER NOT NULL REFERENCES versions(id),
+  replaced_id INTEGER REFERENCES versions(id),  -- what the stage held before
+  previous_id INTEGER REFERENCES versions(id),  -- what a rollback from here restores
+  time        TEXT NOT NULL,
+  actor       TEXT NOT NULL,
+  reason      TEXT NOT NULL
+);
+CREATE INDEX stage_history_by_stage ON stage_history(model_id, stage, event_seq);
+CREATE INDEX stage_history_by_version ON stage_history(version_id, stage);
+
+-- What each stage holds now. The key makes "one version per model per
+-- stage" a property of the table, not of the code.
+CREATE TABLE stage_assignments (
+  model_id   INTEGER NOT NULL REFERENCES models(id),
+  stage      TEXT NOT NULL,
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  event_seq  INTEGER NOT NULL REFERENCES stage_history(event_seq),
+  PRIMARY KEY (model_id, stage)
+) WITHOUT ROWID;
+
+CREATE TABLE approvals (
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  stage      TEXT NOT NULL,
+  actor      TEXT NOT NULL,
+  comment    TEXT NOT NULL,
+  time       TEXT NOT NULL,
+  event_seq  INTEGER NOT NULL REFERENCES events(seq),
+  PRIMARY KEY (version_id, stage, actor)
+) WITHOUT ROWID;
+
+-- One row per evaluation of a stage's gates; `results` is the JSON array
+-- the event carries (gate, verdict, measured value, threshold).
+CREATE TABLE gate_results (
+  event_seq  INTEGER PRIMARY KEY REFERENCES events(seq),
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  stage      TEXT NOT NULL,
+  passed     INTEGER NOT NULL,
+  time       TEXT NOT NULL,
+  actor      TEXT NOT NULL,
+  results    TEXT NOT NULL
+);
+CREATE INDEX gate_results_by_version ON gate_results(version_id, stage, event_seq);
+)sql",
 };
 
 }  // namespace

@@ -14,6 +14,9 @@ std::string canonical_json(const Json& value);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view text);
+// `text` with each byte that is not part of well-formed UTF-8 replaced by
+// U+FFFD, e.g. for a tool's output kept in a JSON document.
+std::string to_valid_utf8(std::string_view text);
 
 // Parses JSON text; throws Error(data) naming `source` and the position.
 Json parse_json(std::string_view text, std::string_view source);

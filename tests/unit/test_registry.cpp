@@ -148,8 +148,25 @@ TEST_CASE("a registry written by a newer schema is refused", "[registry][schema]
     FAIL("opened");
   } catch (const Error& e) {
     CHECK(e.code() == ExitCode::data);
-    CHECK_THAT(e.what(), Catch::Contains("schema v99 is newer than supported v1"));
+    CHECK_THAT(e.what(), Catch::Contains("schema v99 is newer than supported v" +
+                                         std::to_string(k_schema_version)));
   }
+}
+
+TEST_CASE("a registry from schema v1 gains the stage tables and keeps its versions", "[registry][schema]") {
+  Fixture f;
+  f.dir.write("a.bin", "a");
+  {
+    Registry reg = f.open();
+    register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
+    // What a v1 registry looks like: no stage, approval or gate tables.
+    reg.db().exec("DROP TABLE stage_assignments; DROP TABLE stage_history; DROP TABLE approvals; "
+                  "DROP TABLE gate_results; PRAGMA user_version = 1");
+  }
+  Registry reg = Registry::open(f.location, std::chrono::seconds(1));
+  CHECK(schema_version(reg.db()) == k_schema_version);
+  CHECK(reg.db().query_int("SELECT COUNT(*) FROM stage_history") == 0);
+  CHECK(list_versions(reg.db(), "churn").size() == 1);
 }
 
 TEST_CASE("opening a missing registry says how to create one", "[registry]") {

@@ -1,0 +1,221 @@
+// lastmile gate REF --stage S: evaluate a stage's gates without moving it.
+// lastmile promote REF --to S: evaluate them and, when all pass, move it.
+
+#include <cstdlib>
+#include <fstream>
+
+#include "cli/command.hpp"
+#include "cli/context.hpp"
+#include "registry/actor.hpp"
+#include "registry/core/error.hpp"
+#include "registry/core/files.hpp"
+#include "registry/metadata.hpp"
+#include "registry/promote.hpp"
+#include "registry/report.hpp"
+
+namespace lm::cli {
+
+namespace {
+
+struct ReportOptions {
+  std::string format = "text";
+  std::string output;
+};
+
+void add_report_options(CLI::App& sub, ReportOptions& o) {
+  sub.add_option("--format", o.format,
+                 "report as text (default), json, junit (XML, one testcase per gate), github "
+                 "(workflow commands, and a table in $GITHUB_STEP_SUMMARY) or md")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json", "junit", "github", "md"}));
+  sub.add_option("--output", o.output,
+                 "write the report to FILE; stdout then gets the text report")
+      ->type_name("FILE");
+}
+
+std::string render(const Evaluation& e, ReportFormat format, const Json& extra) {
+  switch (format) {
+    case ReportFormat::text:
+      return report_text(e);
+    case ReportFormat::json: {
+      Json doc = evaluation_json(e);
+      doc.update(extra);
+      return doc.dump(2);
+    }
+    case ReportFormat::junit:
+      return report_junit(e);
+    case ReportFormat::github:
+      return report_github(e);
+    case ReportFormat::md:
+      return report_markdown(e);
+  }
+  return {};
+}
+
+// A GitHub job summary collects every step's Markdown: append, never replace.
+void append_step_summary(const Context& ctx, const Evaluation& e) {
+  const char* path = std::getenv("GITHUB_STEP_SUMMARY");
+  if (!path || !*path) return;
+  std::ofstream file(path, std::ios::app | std::ios::binary);
+  file << report_markdown(e) << "\n\n";
+  file.flush();
+  if (!file) ctx.out().warn("cannot append to $GITHUB_STEP_SUMMARY " + quote(path));
+}
+
+// Prints the report where the options say: stdout, or FILE with the text
+// report on stdout. Returns whether stdout got a document (JSON or XML)
+// that no further line may follow.
+bool emit_report(Context& ctx, const ReportOptions& o, const Evaluation& e, const Json& extra) {
+  const ReportFormat format =
+      ctx.out().json() && o.output.empty() ? ReportFormat::json : parse_report_format(o.format);
+  if (format == ReportFormat::github) append_step_summary(ctx, e);
+  if (!o.output.empty()) {
+    write_file_atomic(ctx.cwd() / o.output, render(e, format, extra) + "\n");
+    if (ctx.out().json()) {
+      ctx.out().json_document(Json::parse(render(e, ReportFormat::json, extra)));
+      return true;
+    }
+    if (!ctx.out().quiet()) ctx.out().line(report_text(e));
+    return false;
+  }
+  if (format == ReportFormat::json) {
+    ctx.out().json_document(Json::parse(render(e, format, extra)));
+  } else if (!ctx.out().quiet() || format != ReportFormat::text) {
+    ctx.out().line(render(e, format, extra));
+  }
+  return format == ReportFormat::json || format == ReportFormat::junit;
+}
+
+[[noreturn]] void fail_gates(const Evaluation& e, const std::string& what) {
+  const GateOutcome* first = e.first_failure();
+  const std::size_t more = e.failures() - 1;
+  throw Error(ExitCode::check_failed,
+              what + ": gate " + quote(first->gate) + " failed (" + first->message + ")",
+              more ? std::to_string(more) + " more gate" + (more == 1 ? "" : "s") +
+                         " failed; the report lists each"
+                   : std::string());
+}
+
+GateSetting gate_setting(Context& ctx) { return {ctx.project_root()}; }
+
+struct GateOptions {
+  std::string ref;
+  std::string stage;
+  ReportOptions report;
+};
+
+int run_gate(Context& ctx, const GateOptions& o) {
+  GateRequest request;
+  request.ref = parse_ref(o.ref);
+  request.stage = o.stage;
+  const Policy& policy = ctx.valid_policy();
+  Registry& registry = ctx.registry();
+  request.actor = resolve_actor(ctx.cwd());
+  request.setting = gate_setting(ctx);
+  try {
+    registry.require_writable();
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::permission) throw;
+    ctx.out().warn(std::string(e.what()) + "; the evaluation is not recorded");
+    request.record = false;
+  }
+  const Evaluation e = evaluate_for_stage(registry, policy, request);
+  emit_report(ctx, o.report, e, Json::object());
+  if (!e.passed()) fail_gates(e, quote(e.version.ref()) + " does not pass the gates of " + quote(e.stage));
+  return 0;
+}
+
+struct PromoteOptions {
+  std::string ref;
+  std::string stage;
+  std::string reason;
+  bool dry_run = false;
+  ReportOptions report;
+};
+
+Json promotion_json(const PromoteResult& r, bool dry_run) {
+  Json replaced;
+  if (r.holder && !r.already_there) replaced = r.holder->version;
+  return {{"promoted", r.promoted},
+          {"already_there", r.already_there},
+          {"dry_run", dry_run},
+          {"replaced", replaced}};
+}
+
+int run_promote(Context& ctx, const PromoteOptions& o) {
+  PromoteRequest request;
+  request.ref = parse_ref(o.ref);
+  request.stage = o.stage;
+  validate_text(o.reason, "--reason", 4096);
+  request.reason = o.reason;
+  request.dry_run = o.dry_run;
+  const Policy& policy = ctx.valid_policy();
+  Registry& registry = ctx.registry();
+  request.actor = resolve_actor(ctx.cwd());
+  request.setting = gate_setting(ctx);
+  const PromoteResult r = promote(registry, policy, request);
+  const Evaluation& e = r.evaluation;
+  const std::string ref = e.version.ref();
+  if (r.already_there) {
+    if (ctx.out().json()) {
+      Json doc = evaluation_json(e);
+      doc.update(promotion_json(r, o.dry_run));
+      ctx.out().json_document(doc);
+    } else {
+      ctx.out().line(quote(e.stage) + " holds " + ref + " already (since " + r.holder->time +
+                     "); nothing to do");
+    }
+    return 0;
+  }
+  const bool document = emit_report(ctx, o.report, e, promotion_json(r, o.dry_run));
+  const std::string what = "cannot promote " + quote(ref) + " to " + quote(e.stage);
+  if (!e.passed()) fail_gates(e, o.dry_run ? "dry run: " + what : what);
+  const std::string replacing =
+      r.holder ? " (replacing " + r.holder->model + "@" + r.holder->version + ")" : "";
+  if (document) return 0;
+  if (o.dry_run) {
+    ctx.out().line("dry run: " + ref + " would be promoted to " + e.stage + replacing +
+                   "; nothing was changed");
+  } else {
+    ctx.out().line("promoted " + ref + " to " + e.stage + replacing);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command gate_command() {
+  auto o = std::make_shared<GateOptions>();
+  return {"gate",
+          "evaluate a stage's gates for a version without moving it; exit 1 when one fails",
+          [o](CLI::App& sub) {
+            sub.add_option("REF", o->ref, "the version, e.g. churn@1.4.0 or churn@staging")
+                ->required();
+            sub.add_option("--stage", o->stage, "the stage whose gates to evaluate")
+                ->type_name("S")
+                ->required();
+            add_report_options(sub, o->report);
+          },
+          [o](Context& ctx) { return run_gate(ctx, *o); }};
+}
+
+Command promote_command() {
+  auto o = std::make_shared<PromoteOptions>();
+  return {"promote",
+          "move a version into a stage when every gate passes, recording what it replaced",
+          [o](CLI::App& sub) {
+            sub.add_option("REF", o->ref, "the version, e.g. churn@1.4.0 or churn@staging")
+                ->required();
+            sub.add_option("--to", o->stage, "the stage to move it into")
+                ->type_name("S")
+                ->required();
+            sub.add_option("--reason", o->reason, "why, kept in the audit trail")
+                ->type_name("TEXT");
+            sub.add_flag("--dry-run", o->dry_run,
+                         "evaluate the gates and say what would happen; change nothing");
+            add_report_options(sub, o->report);
+          },
+          [o](Context& ctx) { return run_promote(ctx, *o); }};
+}
+
+}  // namespace lm::cli

@@ -1,0 +1,156 @@
+// lastmile status [NAME] [--at TIME]: what each stage holds, since when,
+// and who put it there.
+
+#include <algorithm>
+
+#include "cli/command.hpp"
+#include "cli/context.hpp"
+#include "cli/views.hpp"
+#include "registry/core/error.hpp"
+#include "registry/names.hpp"
+#include "registry/query.hpp"
+#include "registry/stages.hpp"
+
+namespace lm::cli {
+
+namespace {
+
+struct StatusOptions {
+  std::string name;
+  std::string at;
+};
+
+struct ModelStatus {
+  std::string name;
+  // Stage name and its holder (nullopt: the stage holds nothing of it).
+  std::vector<std::pair<std::string, std::optional<StageMove>>> stages;
+};
+
+// The models to report on, as they existed at `at`.
+std::vector<std::string> models_to_show(sql::Db& db, const std::string& name, const AsOf& at) {
+  if (!name.empty()) {
+    validate_name(name);
+    const auto kind = model_kind(db, name);
+    if (!kind) require_model(db, name);
+    if (*kind != "model") {
+      throw Error(ExitCode::usage, quote(name) + " is a dataset; datasets do not move through stages");
+    }
+    return {name};
+  }
+  std::vector<std::string> names;
+  for (const auto& m : list_models(db)) {
+    if (m.kind == "model") names.push_back(m.name);
+  }
+  if (!at.past()) return names;
+  std::vector<std::string> then;
+  auto created = db.prepare("SELECT created_seq FROM models WHERE name = ?");
+  for (const auto& n : names) {
+    created.bind(1, n);
+    if (created.step() && created.int64(0) <= at.seq) then.push_back(n);
+    created.reset();
+  }
+  return then;
+}
+
+// The policy's stages in order, then any stage the log knows that the
+// policy no longer names.
+ModelStatus status_of(sql::Db& db, const std::string& name, const std::vector<std::string>& stages,
+                      const AsOf& at) {
+  ModelStatus status{name, {}};
+  const auto held = stage_holders(db, name, at);
+  for (const auto& stage : stages) {
+    const auto it = std::find_if(held.begin(), held.end(), [&](const auto& m) { return m.stage == stage; });
+    status.stages.emplace_back(stage, it == held.end() ? std::nullopt : std::optional(*it));
+  }
+  for (const auto& m : held) {
+    if (std::find(stages.begin(), stages.end(), m.stage) == stages.end()) {
+      status.stages.emplace_back(m.stage, m);
+    }
+  }
+  return status;
+}
+
+const char* action_text(const std::string& action) {
+  if (action == "registered") return "registered";
+  if (action == "rolled_back") return "rolled back";
+  return "promoted";
+}
+
+Json status_json(const std::vector<ModelStatus>& models, const AsOf& at) {
+  Json list = Json::array();
+  for (const auto& m : models) {
+    Json stages = Json::array();
+    for (const auto& [stage, move] : m.stages) {
+      if (!move) {
+        stages.push_back({{"stage", stage}, {"version", nullptr}});
+        continue;
+      }
+      stages.push_back({{"stage", stage},
+                        {"version", move->version},
+                        {"digest", move->digest},
+                        {"since", move->time},
+                        {"by", move->actor},
+                        {"action", move->action},
+                        {"reason", move->reason},
+                        {"replaced", move->replaced ? Json(*move->replaced) : Json()},
+                        {"event", move->event_seq}});
+    }
+    list.push_back({{"name", m.name}, {"stages", stages}});
+  }
+  return {{"at", at.past() ? Json(at.time) : Json()}, {"models", list}};
+}
+
+int run_status(Context& ctx, const StatusOptions& o) {
+  sql::Db& db = ctx.registry().db();
+  const AsOf at = o.at.empty() ? AsOf{} : as_of(db, o.at);
+  std::vector<std::string> stages;
+  const PolicyLoad& policy = ctx.policy();
+  if (policy.ok()) {
+    for (const auto& s : policy.policy.stages) stages.push_back(s.name);
+  } else {
+    ctx.out().warn("lastmile.yaml has problems ('lastmile policy check'); showing the stages the log knows");
+  }
+  std::vector<ModelStatus> models;
+  for (const auto& name : models_to_show(db, o.name, at)) models.push_back(status_of(db, name, stages, at));
+  const Output& out = ctx.out();
+  if (out.json()) {
+    out.json_document(status_json(models, at));
+    return 0;
+  }
+  if (models.empty()) {
+    out.note(at.past() ? "no models were registered by " + at.time
+                       : "no models registered yet; 'lastmile register NAME PATH' adds one");
+    return 0;
+  }
+  if (at.past()) out.note("as of " + at.time);
+  std::vector<std::vector<std::string>> rows{{"MODEL", "STAGE", "VERSION", "SINCE", "BY", "HOW"}};
+  for (const auto& m : models) {
+    for (const auto& [stage, move] : m.stages) {
+      if (!move) {
+        rows.push_back({m.name, stage, "-", "", "", ""});
+        continue;
+      }
+      rows.push_back({m.name, stage, move->version, short_time(move->time), move->actor,
+                      action_text(move->action)});
+    }
+  }
+  out.line(format_table(rows, out));
+  return 0;
+}
+
+}  // namespace
+
+Command status_command() {
+  auto o = std::make_shared<StatusOptions>();
+  return {"status", "show what each stage holds, since when and put there by whom",
+          [o](CLI::App& sub) {
+            sub.add_option("NAME", o->name, "only this model");
+            sub.add_option("--at", o->at,
+                           "as the registry stood at TIME (RFC 3339, or a date): what was in "
+                           "production then")
+                ->type_name("TIME");
+          },
+          [o](Context& ctx) { return run_status(ctx, *o); }};
+}
+
+}  // namespace lm::cli
