@@ -9,6 +9,7 @@
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
 #include "registry/query.hpp"
+#include "registry/stages.hpp"
 
 namespace lm::cli {
 
@@ -40,8 +41,19 @@ std::string joined(const std::vector<std::string>& list) {
   return text;
 }
 
+// The stages that held the version at `at`.
+std::vector<std::string> stages_holding(sql::Db& db, const VersionRecord& v, const AsOf& at) {
+  std::vector<std::string> stages;
+  if (v.kind != "model") return stages;
+  for (const auto& move : stage_holders(db, v.name, at)) {
+    if (move.version_id == v.id) stages.push_back(move.stage);
+  }
+  return stages;
+}
+
 void print_text(const Output& out, const VersionRecord& v, const VersionMetadata& meta,
-                const Manifest& manifest, std::map<std::string, std::vector<std::string>>& links) {
+                const Manifest& manifest, std::map<std::string, std::vector<std::string>>& links,
+                const std::vector<std::string>& stages) {
   std::vector<std::vector<std::string>> rows;
   const auto add = [&](std::string key, std::string value) {
     if (!value.empty()) rows.push_back({std::move(key), std::move(value)});
@@ -51,6 +63,7 @@ void print_text(const Output& out, const VersionRecord& v, const VersionMetadata
   add("format", v.format);
   add("store", v.store == "copy" ? "copy" : "reference to " + v.source);
   add("registered", v.registered_at + " by " + v.registered_by);
+  add("stages", joined(stages));
   add("owner", v.owner);
   add("description", v.description);
   add("git", v.git ? git_line(*v.git) : "not recorded (registered outside git)");
@@ -90,18 +103,20 @@ int run_show(Context& ctx, const ShowOptions& o) {
   const VersionMetadata meta = load_metadata(db, v.id);
   const Manifest manifest = load_manifest(db, v.id);
   auto links = linked_refs(db, v.id);
+  const auto stages = stages_holding(db, v, at);
   if (ctx.out().json()) {
     Json doc = version_json(v);
     doc.update(metadata_json(meta));
     doc["as_of"] = at.past() ? Json(at.time) : Json(nullptr);
     doc["inputs"] = links["input"];
     doc["parents"] = links["parent"];
+    doc["stages"] = stages;
     doc["manifest"] = manifest_to_json(manifest);
     ctx.out().json_document(doc);
     return 0;
   }
   if (at.past()) ctx.out().note("as of " + at.time + ", " + ref.text + " was " + v.ref());
-  print_text(ctx.out(), v, meta, manifest, links);
+  print_text(ctx.out(), v, meta, manifest, links, stages);
   return 0;
 }
 
@@ -112,7 +127,7 @@ Command show_command() {
   return {"show", "show one version: digest, metadata, provenance, lineage and files",
           [o](CLI::App& sub) {
             sub.add_option("REF", o->ref,
-                           "NAME@VERSION, NAME@latest, NAME@sha256:HEX, or NAME for the latest")
+                           "NAME@VERSION, NAME@latest, NAME@STAGE, NAME@sha256:HEX, or NAME for the latest")
                 ->required();
             sub.add_option("--at", o->at,
                            "answer as the registry stood at TIME (RFC 3339, or a date)")

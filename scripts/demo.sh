@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end on a small generated model, in a throwaway git
 # repository: init -> register -> list/show -> verify -> a retrained version
-# -> history -> checkout -> tampering caught by verify.
+# -> history -> checkout -> a policy: a gate fails, a better version passes,
+# is approved, promoted to production and rolled back -> tampering caught by
+# verify.
 #
 #   scripts/demo.sh [path/to/lastmile]
 #
@@ -13,7 +15,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lastmile-demo.XXXXXX")
 [ "${LASTMILE_DEMO_KEEP:-0}" = 1 ] || trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-run() { step "lastmile $*"; "$lastmile" "$@"; }
+shown() {  # the arguments as a shell would need them, for the step lines
+  local out=() a
+  for a in "$@"; do [[ $a == *[[:space:]]* ]] && out+=("\"$a\"") || out+=("$a"); done
+  echo "${out[*]}"
+}
+run() { step "lastmile $(shown "$@")"; "$lastmile" "$@"; }
 fail() { echo "demo: $*" >&2; exit 1; }
 
 # A project repository with a committed training script.
@@ -55,6 +62,50 @@ diff -q "$work/restored/config.json" model/config.json >/dev/null || fail "check
 
 # Registering the same bytes again under the same version changes nothing.
 run register churn model --version 0.2.0
+
+# The team writes its bar down: lastmile.yaml, next to the code.
+cat > lastmile.yaml <<'YAML'
+stages:
+  - name: sandbox
+  - name: staging
+    from: [sandbox]
+    gates:
+      - {metric: auc, min: 0.92}
+      - {require: [owner, description]}
+  - name: production
+    from: [staging]
+    approvals: {count: 1, distinct_from_registrant: true}
+    gates:
+      - {metric: auc, no_worse_than: incumbent, tolerance: 0.005}
+      - {metric: eval.latency_p95_ms, max: 40}
+YAML
+run policy check
+
+# The baseline does not clear the bar: the gate says why, and exits 1.
+step "lastmile gate churn@0.1.0 --stage staging"
+if "$lastmile" gate churn@0.1.0 --stage staging; then fail "a failing gate passed"; else status=$?; fi
+[ "$status" -eq 1 ] || fail "gate exited $status, expected 1"
+
+# The retrained version does; production wants someone else's approval.
+run promote churn@0.2.0 --to staging --reason "auc 0.93 on the q3 holdout"
+step "lastmile promote churn@0.2.0 --to production"
+if "$lastmile" promote churn@0.2.0 --to production; then fail "promoted without approval"; fi
+step "LASTMILE_ACTOR=grace lastmile approve churn@0.2.0 --stage production"
+LASTMILE_ACTOR=grace "$lastmile" approve churn@0.2.0 --stage production --comment "reviewed the eval"
+run promote churn@0.2.0 --to production --reason "weekly release"
+
+# A third version reaches production, misbehaves, and is rolled back.
+write_model model 3
+printf '{"auc": 0.94, "eval": {"loss": 0.2, "latency_p95_ms": 30}}\n' > metrics.json
+run register churn model --metrics metrics.json --owner ada --description "more data"
+run promote churn@0.3.0 --to staging
+LASTMILE_ACTOR=grace "$lastmile" -q approve churn@0.3.0 --stage production
+run promote churn@0.3.0 --to production
+run rollback churn --stage production --reason "p99 latency spike in the canary"
+run status
+[ "$("$lastmile" show churn@production --json | awk -F'"' '/"version":/ { print $4; exit }')" = 0.2.0 ] ||
+  fail "production does not hold 0.2.0 after the rollback"
+run audit verify
 
 # Someone edits a stored object behind lastmile's back: verify names it.
 object=$("$lastmile" show churn@0.1.0 --json | awk -F'"' '/"sha256":/ { print $4; exit }')

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Read commands and registration on a large registry: 100,000 versions of
 # 1,000 models (each a parent chain 100 deep, each version with a dataset
-# input) plus 100 datasets of 10 versions. Run by hand, never in CI.
+# input, with 10 promotions to staging and 5 to production) plus 100
+# datasets of 10 versions. Run by hand, never in CI.
 #
 #   tests/bench/bench_scale.sh [LASTMILE_BINARY] [GENERATOR_BINARY]
 #
@@ -71,17 +72,22 @@ main() {
   say "registry: $versions versions, $(du -sh "$reg" | cut -f1)"
   local lm=("$LASTMILE" --registry "$reg")
   "${lm[@]}" list "$MODEL" >/dev/null  # warm the page cache
-  local list show lineage diff history
+  local list show lineage diff history status status_at gate
   list=$(median_ms "${lm[@]}" list "$MODEL")
   show=$(median_ms "${lm[@]}" show "$MODEL")
   lineage=$(median_ms "${lm[@]}" lineage "$MODEL" --depth 50)
   diff=$(median_ms "${lm[@]}" diff "$MODEL@0.50.0" "$MODEL@0.100.0")
   history=$(median_ms "${lm[@]}" history "$MODEL")
+  status=$(median_ms "${lm[@]}" status "$MODEL")
+  local middle
+  middle=$("${lm[@]}" audit "$MODEL" --json | awk -F'"' '/"time":/ { t[++n] = $4 } END { print t[int(n / 2)] }')
+  status_at=$(median_ms "${lm[@]}" status "$MODEL" --at "$middle")
 
   # Registration: on this registry (from a copy, to leave it as generated),
   # and on an empty one.
   rm -rf "$DIR/copy" "$DIR/empty" && cp -a "$reg" "$DIR/copy"
   "$LASTMILE" --registry "$DIR/empty" init -q >/dev/null
+  gate=$(median_ms "$LASTMILE" --registry "$DIR/copy" gate "$MODEL@0.100.0" --stage production)
   local big small
   big=$(register_ms "$DIR/copy")
   small=$(register_ms "$DIR/empty")
@@ -100,6 +106,9 @@ main() {
   row "lineage $MODEL --depth 50" "$lineage" "<= 10 ms" "$(verdict "$lineage" 10)"
   row "diff $MODEL@0.50.0 $MODEL@0.100.0" "$diff" "<= 10 ms" "$(verdict "$diff" 10)"
   row "history $MODEL" "$history" "<= 10 ms" "$(verdict "$history" 10)"
+  row "status $MODEL" "$status" "<= 10 ms" "$(verdict "$status" 10)"
+  row "status $MODEL --at (mid-history)" "$status_at" "<= 10 ms" "$(verdict "$status_at" 10)"
+  row "gate $MODEL@0.100.0 --stage production (records an event)" "$gate" "<= 50 ms" "$(verdict "$gate" 50)"
   row "register one more version (empty registry)" "$small" "" "info"
   row "register one more version (this registry)" "$big" "<= 1.5x empty" \
     "$(awk -v a="$big" -v b="$small" 'BEGIN { printf "%.2fx %s", a / b, (a <= 1.5 * b) ? "PASS" : "FAIL" }')"

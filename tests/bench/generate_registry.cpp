@@ -5,7 +5,9 @@
 //   generate_registry DIR [MODELS] [VERSIONS_PER_MODEL] [DATASETS]
 //
 // Model m's versions form a parent chain (each fine-tuned from the one
-// before), and each takes one dataset version as input. Files are stored by
+// before), and each takes one dataset version as input. Every version lands
+// in sandbox; every 10th is promoted to staging and every 20th on to
+// production (default policy, no gates), so stages have long histories. Files are stored by
 // reference (hashing only) and the generator's connection skips fsync:
 // this is a fixture, not a durability test.
 
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "registry/core/error.hpp"
+#include "registry/promote.hpp"
 #include "registry/register.hpp"
 #include "registry/registry.hpp"
 
@@ -39,7 +42,18 @@ RegisterRequest request(const std::string& kind, const std::string& name, const 
   r.store = StoreMode::reference;
   r.actor = "generator";
   r.cwd = cwd;
+  if (kind == "model") r.stage = "sandbox";
   return r;
+}
+
+void promote_to(Registry& registry, const Policy& policy, const std::string& ref,
+                const std::string& stage, const fs::path& cwd) {
+  PromoteRequest p;
+  p.ref = parse_ref(ref);
+  p.stage = stage;
+  p.actor = "generator";
+  p.setting.project_root = cwd;
+  promote(registry, policy, p);
 }
 
 }  // namespace
@@ -58,6 +72,7 @@ int main(int argc, char** argv) {
     Registry::init(location, std::chrono::seconds(30));
     Registry registry = Registry::open(location, std::chrono::seconds(30));
     registry.db().exec("PRAGMA synchronous = OFF");
+    const Policy policy = default_policy();
     const auto start = std::chrono::steady_clock::now();
     for (int d = 0; d < datasets; ++d) {
       const std::string name = "data/set-" + std::to_string(d);
@@ -80,6 +95,9 @@ int main(int argc, char** argv) {
                                      std::to_string(1 + v % 10) + ".0"));
         if (v > 0) r.parents.push_back(parse_ref(name + "@0." + std::to_string(v) + ".0"));
         register_version(registry, r, nullptr);
+        const std::string ref = name + "@0." + std::to_string(v + 1) + ".0";
+        if (v % 10 == 9) promote_to(registry, policy, ref, "staging", dir);
+        if (v % 20 == 19) promote_to(registry, policy, ref, "production", dir);
         if (++done % 10000 == 0) {
           const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           std::fprintf(stderr, "%ld versions in %.0fs\n", done, s);

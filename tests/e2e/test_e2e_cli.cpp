@@ -14,9 +14,10 @@ using lm::test::Sandbox;
 
 namespace {
 
-const std::vector<std::string> k_commands = {"init",    "register", "dataset", "list",
-                                             "show",    "lineage",  "diff",    "history",
-                                             "verify",  "policy",  "checkout"};
+const std::vector<std::string> k_commands = {
+    "init",    "register", "dataset", "list", "show",     "lineage", "diff",  "history",
+    "verify",  "policy",   "gate",    "promote", "approve", "rollback", "status", "audit",
+    "checkout"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
