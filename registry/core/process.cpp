@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <csignal>
 #include <cerrno>
 #include <optional>
 #include <string_view>
@@ -344,6 +346,44 @@ bool wait_for_output(int fd, Clock::duration wait) {
   return n > 0;
 }
 
+// The signal that asked lastmile to stop while a command ran, or 0.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void note_stop_signal(int sig) { g_stop_signal = sig; }
+
+// While a command runs in its own process group, a Ctrl-C at the terminal
+// reaches only lastmile: it is caught here so that the command's group is
+// killed and its temporary files removed before lastmile exits with 130,
+// instead of leaving the command running unsupervised.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = note_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: poll() returns at once with EINTR
+    for (std::size_t i = 0; i < k_signals.size(); ++i) ::sigaction(k_signals[i], &action, &m_old[i]);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  ~StopSignals() {
+    for (std::size_t i = 0; i < k_signals.size(); ++i) ::sigaction(k_signals[i], &m_old[i], nullptr);
+  }
+
+  static void throw_if_stopped(const std::string& command) {
+    if (const int sig = g_stop_signal) {
+      const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
+      throw Error(ExitCode::interrupted,
+                  std::string("interrupted by ") + name + "; stopped " + quote(command));
+    }
+  }
+
+ private:
+  static constexpr std::array<int, 3> k_signals{SIGINT, SIGTERM, SIGHUP};
+  std::array<struct sigaction, 3> m_old{};
+};
+
 // Reads the output and watches the clock until the child has exited and
 // the pipe is at end of file, or the end-of-file grace has run out.
 class Supervisor {
@@ -358,6 +398,7 @@ class Supervisor {
   // Returns true when the child was killed for running past the timeout.
   bool run() {
     for (;;) {
+      StopSignals::throw_if_stopped(m_command);  // ~Child kills the group
       const auto now = Clock::now();
       if (!m_exited_at && m_child.reap()) m_exited_at = now;
       if (m_exited_at && m_eof) return m_timed_out;
@@ -429,6 +470,7 @@ ProcessResult run_process(const ProcessRequest& request) {
     result.start_error = *problem;
     return result;
   }
+  const StopSignals stop_signals;
   Pipe pipe = make_pipe();
   pid_t pid = 0;
   const int rc = spawn(request, pipe, pid);

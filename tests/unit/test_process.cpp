@@ -194,6 +194,39 @@ TEST_CASE("run_process's timeout kills the command's children too", "[core][proc
   CHECK(stops_soon(grandchild));
 }
 
+TEST_CASE("run_process stops the command's group when lastmile is interrupted", "[core][process]") {
+  struct sigaction before {};
+  ::sigaction(SIGINT, nullptr, &before);
+  std::thread ctrl_c([] {
+    std::this_thread::sleep_for(300ms);
+    ::kill(::getpid(), SIGINT);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  test::TempDir dir;
+  ProcessRequest request;
+  request.argv = {"sh", "-c", "sleep 30 & echo $! > child.pid; wait"};
+  request.cwd = dir.path();
+  request.timeout = 60s;
+  try {
+    run_process(request);
+    FAIL("not interrupted");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::interrupted);
+    CHECK_THAT(e.what(), Catch::Contains("interrupted by SIGINT"));
+  }
+  ctrl_c.join();
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  std::ifstream pid_file(dir.path() / "child.pid");
+  long grandchild = 0;
+  pid_file >> grandchild;
+  REQUIRE(grandchild > 0);
+  CHECK(stops_soon(grandchild));
+  // The handler was lastmile's only while the command ran.
+  struct sigaction after {};
+  ::sigaction(SIGINT, nullptr, &after);
+  CHECK(after.sa_handler == before.sa_handler);
+}
+
 TEST_CASE("run_process follows SIGTERM with SIGKILL", "[core][process]") {
   const ProcessResult r = run({"sh", "-c", "trap '' TERM; sleep 30; echo survived"}, 200ms);
   CHECK(r.timed_out);
