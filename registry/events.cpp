@@ -1,5 +1,7 @@
 #include "registry/events.hpp"
 
+#include <algorithm>
+
 #include "registry/core/clock.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/sha256.hpp"
@@ -40,15 +42,19 @@ std::string compute_event_id(const Event& e) { return Sha256::hex_of(e.prev + ev
 Event append_event(sql::Db& db, std::string kind, std::string subject, const std::string& name,
                    Json payload, std::string actor) {
   Event e;
-  auto last = db.prepare("SELECT seq, id FROM events ORDER BY seq DESC LIMIT 1");
+  auto last = db.prepare("SELECT seq, id, time FROM events ORDER BY seq DESC LIMIT 1");
+  e.time = now_rfc3339();
   if (last.step()) {
     e.seq = last.int64(0) + 1;
     e.prev = last.text(1);
+    // Times never go backwards along the log, even when the clock does (an
+    // NTP step): "the log as it stood at T" is then always a prefix of it.
+    // Same-width UTC timestamps compare as text.
+    e.time = std::max(e.time, last.text(2));
   } else {
     e.seq = 1;
     e.prev = k_genesis;
   }
-  e.time = now_rfc3339();
   e.actor = std::move(actor);
   e.kind = std::move(kind);
   e.subject = std::move(subject);

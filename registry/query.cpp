@@ -95,8 +95,12 @@ AsOf as_of(sql::Db& db, std::string_view when) {
   }
   AsOf at;
   at.time = format_rfc3339(*ns);
-  // Event times are RFC 3339 UTC with microseconds: they sort as text.
-  auto stmt = db.prepare("SELECT COALESCE(MAX(seq), 0) FROM events WHERE time <= ?");
+  // Event times are RFC 3339 UTC with microseconds: they sort as text, and
+  // never decrease along the log, so the last event by time (through the
+  // index) is the end of the log as it stood then.
+  auto stmt = db.prepare(
+      "SELECT COALESCE((SELECT seq FROM events WHERE time <= ? ORDER BY time DESC, seq DESC "
+      "LIMIT 1), 0)");
   stmt.bind(1, at.time);
   at.seq = stmt.step() ? stmt.int64(0) : 0;
   return at;

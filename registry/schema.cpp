@@ -160,6 +160,9 @@ CREATE TABLE gate_results (
   results    TEXT NOT NULL
 );
 CREATE INDEX gate_results_by_version ON gate_results(version_id, stage, event_seq);
+
+-- Time travel (--at) finds the end of the log at a moment by time.
+CREATE INDEX events_by_time ON events(time);
 )sql",
 };
 

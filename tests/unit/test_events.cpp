@@ -102,3 +102,20 @@ TEST_CASE("events can be filtered by name and limited", "[events]") {
   CHECK(load_event(db, 4)->actor == "bob");
   CHECK_FALSE(load_event(db, 5));
 }
+
+TEST_CASE("event times never go backwards, even when the clock does", "[events]") {
+  test::TempDir dir;
+  sql::Db db = fresh_db(dir);
+  const std::string future = "2999-01-01T00:00:00.000000Z";
+  {
+    sql::Transaction txn(db);
+    append_event(db, "version.registered", "m@0.1.0", "m", Json{{"i", 0}}, "ada");
+    // The last event was written by a machine whose clock ran ahead.
+    db.exec("UPDATE events SET time = '" + future + "' WHERE seq = 1");
+    const Event next = append_event(db, "version.registered", "m@0.2.0", "m", Json{{"i", 1}}, "ada");
+    CHECK(next.time == future);
+    txn.commit();
+  }
+  const auto events = load_events(db, "", 0);
+  CHECK(events[0].time >= events[1].time);
+}
