@@ -192,7 +192,17 @@ void parse_command_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::ve
 
 void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vector<GateSpec>& out) {
   g.kind = GateSpec::Kind::file;
-  if (auto f = c.text(node["file"], "file")) g.file = *f;
+  if (auto f = c.text(node["file"], "file")) {
+    g.file = *f;
+    // The report is read relative to the top of the work tree; a path that
+    // leaves it would make the policy depend on the machine it runs on.
+    const std::filesystem::path path(g.file);
+    const bool escapes = std::any_of(path.begin(), path.end(), [](const auto& part) { return part == ".."; });
+    if (path.is_absolute() || escapes) {
+      c.problem(node["file"], "file " + quote(g.file) +
+                                  " must be a path inside the repository, relative to its top");
+    }
+  }
   if (!node["pointer"]) {
     c.problem(node, "file gate needs a JSON pointer, e.g. pointer: /success");
   } else if (!node["pointer"].IsScalar() || node["pointer"].Scalar().empty()) {
@@ -209,6 +219,9 @@ void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vecto
   const int conditions = static_cast<bool>(node["equals"]) + static_cast<bool>(node["min"]) +
                          static_cast<bool>(node["max"]);
   if (conditions == 0) c.problem(node, "file gate needs equals, min or max");
+  if (node["equals"] && (node["min"] || node["max"])) {
+    c.problem(node, "file gate takes equals, or min and max, not both");
+  }
   if (node["equals"]) {
     const YAML::Node e = node["equals"];
     if (e.IsNull()) {
@@ -455,8 +468,13 @@ std::string GateSpec::name() const {
     }
     case Kind::max_size:
       return "size <= " + std::to_string(max_bytes) + " bytes";
-    case Kind::command:
-      return "command " + (argv.empty() ? std::string() : argv.front());
+    case Kind::command: {
+      // The whole argv: two gates running one interpreter on different
+      // scripts must be told apart in reports.
+      std::string text = "command";
+      for (const auto& arg : argv) text += " " + arg;
+      return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+    }
     case Kind::file:
       return "file " + file + " " + pointer;
   }

@@ -111,6 +111,21 @@ TEST_CASE("gates are checked for stray keys, empty lists and contradictions", "[
   CHECK_THAT(p("      - {command: [x], timeout: 1e300}\n"), Catch::Contains("timeout must be a whole number"));
   CHECK(parse("stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n"
               "      - {file: r.json, pointer: /ok, equals: null}\n").ok());
+  CHECK_THAT(p("      - {file: r.json, pointer: /auc, equals: 1, min: 0.9}\n"),
+             Catch::Contains("file gate takes equals, or min and max, not both"));
+  CHECK_THAT(p("      - {file: /tmp/r.json, pointer: /ok, equals: true}\n"),
+             Catch::Contains("file '/tmp/r.json' must be a path inside the repository"));
+  CHECK_THAT(p("      - {file: reports/../../r.json, pointer: /ok, equals: true}\n"),
+             Catch::Contains("must be a path inside the repository"));
+}
+
+TEST_CASE("a command gate is named by its whole argv", "[policy]") {
+  const PolicyLoad load = parse("stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n"
+                                "      - {command: [python, checks/a.py, --fast]}\n"
+                                "      - {command: [python, checks/b.py]}\n");
+  REQUIRE(load.ok());
+  CHECK(load.policy.stages[1].gates[0].name() == "command python checks/a.py --fast");
+  CHECK(load.policy.stages[1].gates[1].name() == "command python checks/b.py");
 }
 
 TEST_CASE("every stage must be reachable from the first", "[policy]") {

@@ -161,7 +161,8 @@ TEST_CASE("a registry from schema v1 gains the stage tables and keeps its versio
     register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
     // What a v1 registry looks like: no stage, approval or gate tables.
     reg.db().exec("DROP TABLE stage_assignments; DROP TABLE stage_history; DROP TABLE approvals; "
-                  "DROP TABLE gate_results; PRAGMA user_version = 1");
+                  "DROP TABLE gate_results; DROP INDEX events_by_time; "
+                  "PRAGMA user_version = 1");
   }
   Registry reg = Registry::open(f.location, std::chrono::seconds(1));
   CHECK(schema_version(reg.db()) == k_schema_version);
