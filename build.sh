@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 readonly jobs=$(nproc 2>/dev/null || echo 2)
 readonly packages=(
-  cmake ninja-build g++ pkg-config git groff-base graphviz
+  cmake ninja-build g++ pkg-config git groff-base graphviz libxml2-utils
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2 libyaml-cpp-dev
 )
 

@@ -2,6 +2,7 @@
 // lastmile promote REF --to S: evaluate them and, when all pass, move it.
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "cli/command.hpp"
@@ -52,11 +53,25 @@ std::string render(const Evaluation& e, ReportFormat format, const Json& extra) 
   return {};
 }
 
+// Whether `path` is a file that does not end with a newline.
+bool ends_mid_line(const char* path) {
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
+  if (!file || file.tellg() <= 0) return false;
+  file.seekg(-1, std::ios::end);
+  char last = '\n';
+  file.get(last);
+  return last != '\n';
+}
+
 // A GitHub job summary collects every step's Markdown: append, never replace.
 void append_step_summary(const Context& ctx, const Evaluation& e) {
   const char* path = std::getenv("GITHUB_STEP_SUMMARY");
   if (!path || !*path) return;
+  // An earlier step may have left its last line open (printf without \n);
+  // the heading must start a line of its own or it is not a heading.
+  const bool mid_line = ends_mid_line(path);
   std::ofstream file(path, std::ios::app | std::ios::binary);
+  if (mid_line) file << "\n";
   file << report_markdown(e) << "\n\n";
   file.flush();
   if (!file) ctx.out().warn("cannot append to $GITHUB_STEP_SUMMARY " + quote(path));
@@ -70,7 +85,11 @@ bool emit_report(Context& ctx, const ReportOptions& o, const Evaluation& e, cons
       ctx.out().json() && o.output.empty() ? ReportFormat::json : parse_report_format(o.format);
   if (format == ReportFormat::github) append_step_summary(ctx, e);
   if (!o.output.empty()) {
-    write_file_atomic(ctx.cwd() / o.output, render(e, format, extra) + "\n");
+    // CI jobs name a report such as reports/junit.xml before anything has
+    // created reports/.
+    const std::filesystem::path output = ctx.cwd() / o.output;
+    make_directories(output.parent_path());
+    write_file_atomic(output, render(e, format, extra) + "\n");
     if (ctx.out().json()) {
       ctx.out().json_document(Json::parse(render(e, ReportFormat::json, extra)));
       return true;

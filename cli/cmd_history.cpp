@@ -33,7 +33,9 @@ std::string gate_verdict(const Json& p) {
     if (++failed == 1) first = g.value("gate", "") + " (" + g.value("message", "") + ")";
   }
   const std::string stage = p.value("stage", "");
-  if (failed == 0) return stage + ": passed " + std::to_string(gates.size()) + " gates";
+  if (failed == 0) {
+    return stage + ": passed " + std::to_string(gates.size()) + (gates.size() == 1 ? " gate" : " gates");
+  }
   return stage + ": FAILED " + first + (failed > 1 ? " and " + std::to_string(failed - 1) + " more" : "");
 }
 
@@ -146,7 +148,13 @@ Command audit_command() {
             o->verify->fallthrough();
           },
           [o](Context& ctx) {
-            return o->verify->parsed() ? run_audit_verify(ctx) : run_history(ctx, o->history);
+            if (!o->verify->parsed()) return run_history(ctx, o->history);
+            // The chain is one: a name, a limit or a time would be ignored.
+            if (!o->history.name.empty() || o->history.limit != 0 || !o->history.at.empty()) {
+              throw Error(ExitCode::usage, "'audit verify' checks the whole chain; it takes no NAME, --limit or --at",
+                          "a model called 'verify' is listed with 'lastmile audit -- verify'");
+            }
+            return run_audit_verify(ctx);
           }};
 }
 

@@ -27,29 +27,29 @@ struct ModelStatus {
 };
 
 // The models to report on, as they existed at `at`.
+bool existed_at(sql::Db& db, const std::string& name, const AsOf& at) {
+  auto created = db.prepare("SELECT created_seq FROM models WHERE name = ?");
+  created.bind(1, name);
+  return created.step() && created.int64(0) <= at.seq;
+}
+
 std::vector<std::string> models_to_show(sql::Db& db, const std::string& name, const AsOf& at) {
   if (!name.empty()) {
     validate_name(name);
-    const auto kind = model_kind(db, name);
-    if (!kind) require_model(db, name);
-    if (*kind != "model") {
+    require_model(db, name);
+    if (model_kind(db, name) != "model") {
       throw Error(ExitCode::usage, quote(name) + " is a dataset; datasets do not move through stages");
+    }
+    if (!existed_at(db, name, at)) {
+      throw Error(ExitCode::not_found, quote(name) + " was not registered yet at " + at.time);
     }
     return {name};
   }
   std::vector<std::string> names;
   for (const auto& m : list_models(db)) {
-    if (m.kind == "model") names.push_back(m.name);
+    if (m.kind == "model" && existed_at(db, m.name, at)) names.push_back(m.name);
   }
-  if (!at.past()) return names;
-  std::vector<std::string> then;
-  auto created = db.prepare("SELECT created_seq FROM models WHERE name = ?");
-  for (const auto& n : names) {
-    created.bind(1, n);
-    if (created.step() && created.int64(0) <= at.seq) then.push_back(n);
-    created.reset();
-  }
-  return then;
+  return names;
 }
 
 // The policy's stages in order, then any stage the log knows that the

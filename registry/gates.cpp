@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 
@@ -74,7 +75,10 @@ GateOutcome no_worse_than(sql::Db& db, const GateSpec& g, const VersionRecord& v
   const bool higher = g.better == Better::higher;
   const double bound = higher ? *theirs - g.tolerance : *theirs + g.tolerance;
   o.threshold = bound;
-  o.passed = higher ? *value >= bound : *value <= bound;
+  // Metrics and tolerances are written in decimal, and in binary 0.8 - 0.1
+  // is a hair above 0.7: a value within rounding error of the bound is on it.
+  const double slack = 1e-12 * std::max(std::abs(*theirs), std::abs(g.tolerance));
+  o.passed = higher ? *value >= bound - slack : *value <= bound + slack;
   o.message = g.metric + " " + format_metric(*value) + " vs " + format_metric(*theirs) + " of " +
               incumbent->ref() + (g.tolerance > 0 ? " (tolerance " + format_metric(g.tolerance) + ")" : "") +
               (o.passed ? "" : higher ? ": lower" : ": higher");
@@ -240,6 +244,18 @@ std::string short_json(const Json& value) {
   return text;
 }
 
+// The value at `pointer`, or nullptr when the report has none there.
+// contains() throws rather than answer false for an array index too large
+// to parse; that is no value all the same.
+const Json* value_at(const Json& report, const std::string& pointer) {
+  try {
+    const Json::json_pointer p(pointer);
+    return report.contains(p) ? &report.at(p) : nullptr;
+  } catch (const Json::exception&) {
+    return nullptr;
+  }
+}
+
 GateOutcome file_report(const GateSpec& g, const GateSetting& setting) {
   GateOutcome o = outcome_for(g, "file");
   if (g.equals) o.threshold = *g.equals;
@@ -263,12 +279,12 @@ GateOutcome file_report(const GateSpec& g, const GateSetting& setting) {
     o.message = e.what();
     return o;
   }
-  const Json::json_pointer pointer(g.pointer);
-  if (!report.contains(pointer)) {
+  const Json* found = value_at(report, g.pointer);
+  if (!found) {
     o.message = quote(g.file) + " has no value at " + g.pointer;
     return o;
   }
-  const Json& value = report.at(pointer);
+  const Json& value = *found;
   o.measured = value;
   if (g.equals) {
     o.passed = value == *g.equals;

@@ -1,6 +1,7 @@
 #include "registry/projection.hpp"
 
 #include <optional>
+#include <vector>
 
 #include "registry/artifact.hpp"
 #include "registry/core/error.hpp"
@@ -158,6 +159,64 @@ std::optional<std::int64_t> checked_replaced(sql::Db& db, const StageMoveRow& mo
   return recorded;
 }
 
+// One move in a stage's history and the move a rollback from it returns to.
+struct HistoryLink {
+  std::int64_t version_id = 0;
+  std::optional<std::size_t> back;  // index of that earlier move
+};
+
+// Where a rollback to `version_id` lands in `links` when the stage's current
+// move is the last one: the move the current one links back to when it put
+// that version in place (a plain rollback), else the version's latest move
+// (rollback --to). nullopt when the stage never held the version.
+std::optional<std::size_t> rollback_target(const std::vector<HistoryLink>& links,
+                                           std::int64_t version_id) {
+  if (links.empty()) return std::nullopt;
+  const auto back = links.back().back;
+  if (back && links[*back].version_id == version_id) return back;
+  for (std::size_t i = links.size(); i-- > 0;) {
+    if (links[i].version_id == version_id) return i;
+  }
+  return std::nullopt;
+}
+
+// The stage's history, each move linked to the move a rollback from it
+// restores: a registration or promotion links to the move it displaced; a
+// rollback links to where the move it restored linked. Links only point
+// back in time, by move rather than by version, so repeated rollbacks walk
+// back and stop at the first move even when a version held the stage twice
+// (by version alone they would bounce between two versions forever).
+std::vector<HistoryLink> history_links(sql::Db& db, std::int64_t model_id, const std::string& stage) {
+  auto stmt = db.prepare(
+      "SELECT action, version_id FROM stage_history WHERE model_id = ? AND stage = ? ORDER BY event_seq");
+  stmt.bind_all(model_id, stage);
+  std::vector<HistoryLink> links;
+  while (stmt.step()) {
+    HistoryLink link{stmt.int64(1), std::nullopt};
+    if (stmt.text(0) != "rolled_back") {
+      if (!links.empty()) link.back = links.size() - 1;
+    } else if (const auto target = rollback_target(links, link.version_id)) {
+      link.back = links[*target].back;
+    }
+    links.push_back(link);
+  }
+  return links;
+}
+
+// The version a rollback from the restored version would put back next.
+std::optional<std::int64_t> rolled_back_previous(sql::Db& db, const StageMoveRow& move,
+                                                 const Event& event) {
+  const auto links = history_links(db, move.model_id, move.stage);
+  const auto target = rollback_target(links, move.version_id);
+  if (!target) {
+    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " rolls " + quote(move.stage) +
+                                    " back to a version it never held");
+  }
+  const auto back = links[*target].back;
+  if (!back) return std::nullopt;
+  return links[*back].version_id;
+}
+
 void apply_stage_move(sql::Db& db, const Event& event, const std::string& action) {
   const Json& p = event.payload;
   StageMoveRow move;
@@ -166,22 +225,7 @@ void apply_stage_move(sql::Db& db, const Event& event, const std::string& action
   move.stage = p.at("stage").get<std::string>();
   move.action = action;
   move.replaced = checked_replaced(db, move, event);
-  if (action == "promoted") {
-    move.previous = move.replaced;
-  } else {
-    // A rollback restores a version that was in the stage before, and the
-    // stage's memory of what preceded it: rolling back again goes further
-    // back, not forth.
-    auto stmt = db.prepare(
-        "SELECT previous_id FROM stage_history WHERE model_id = ? AND stage = ? AND version_id = ? "
-        "ORDER BY event_seq DESC LIMIT 1");
-    stmt.bind_all(move.model_id, move.stage, move.version_id);
-    if (!stmt.step()) {
-      throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " rolls " +
-                                      quote(move.stage) + " back to a version it never held");
-    }
-    if (!stmt.is_null(0)) move.previous = stmt.int64(0);
-  }
+  move.previous = action == "promoted" ? move.replaced : rolled_back_previous(db, move, event);
   record_move(db, move, event);
 }
 

@@ -1,5 +1,7 @@
 #include "registry/promote.hpp"
 
+#include <set>
+
 #include "registry/core/error.hpp"
 #include "registry/projection.hpp"
 
@@ -34,6 +36,35 @@ std::string moved_by(const StageMove& m) {
          " by " + m.actor + " at " + m.time + ")";
 }
 
+// The versions a stage has held, in the order they first entered it. A set
+// of whole versions, not a search of the text so far: "0.1.0" is inside
+// "10.1.0".
+std::string versions_held(sql::Db& db, const std::string& name, const std::string& stage) {
+  std::set<std::string> seen;
+  std::string list;
+  for (const auto& m : stage_moves(db, name, stage)) {
+    if (seen.insert(m.version).second) list += (list.empty() ? "" : ", ") + m.version;
+  }
+  return list;
+}
+
+// "'staging'" or "'staging' or 'shadow'": every way in, not just the first
+// listed (the path named in the error may go through another one).
+std::string any_of_stages(const std::vector<std::string>& stages) {
+  std::string text;
+  for (const auto& s : stages) text += (text.empty() ? "" : " or ") + quote(s);
+  return text;
+}
+
+// Only models move through stages; a dataset name is a usage error, as it
+// is for promote and approve, not a stage that happens to be empty.
+void require_model_name(sql::Db& db, const std::string& name) {
+  require_model(db, name);
+  if (model_kind(db, name) != "model") {
+    throw Error(ExitCode::usage, quote(name) + " is a dataset; only models move through stages");
+  }
+}
+
 std::optional<VersionRecord> holder_version(sql::Db& db, const std::optional<StageMove>& holder) {
   if (!holder) return std::nullopt;
   return version_by_id(db, holder->version_id);
@@ -42,6 +73,7 @@ std::optional<VersionRecord> holder_version(sql::Db& db, const std::optional<Sta
 }  // namespace
 
 const StageSpec& require_stage(const Policy& policy, const std::string& name) {
+  validate_stage(name);  // a name no policy could hold is a usage error
   if (const StageSpec* s = policy.stage(name)) return *s;
   std::string list;
   for (const auto& s : policy.stages) list += (list.empty() ? "" : ", ") + s.name;
@@ -90,7 +122,7 @@ PromoteResult promote(Registry& registry, const Policy& policy, const PromoteReq
   const std::string what = "cannot promote " + quote(v.ref()) + " to " + quote(stage.name);
   if (auto entry = check_entry(db, policy, stage, v); entry && !entry->passed) {
     throw Error(ExitCode::check_failed, what + ": " + entry->message,
-                "promote it to " + quote(stage.from.front()) + " first");
+                "promote it to " + any_of_stages(stage.from) + " first");
   }
   // Gates run outside the write lock (a command gate may take minutes);
   // the stage is compared with what was read before they started.
@@ -166,7 +198,7 @@ RollbackResult rollback(Registry& registry, const Policy& policy, const Rollback
   const StageSpec& stage = require_stage(policy, request.stage);
   registry.require_writable();
   sql::Db& db = registry.db();
-  require_model(db, request.name);
+  require_model_name(db, request.name);
   const std::string what = "cannot roll " + quote(stage.name) + " of " + quote(request.name) + " back";
   sql::Transaction txn(db);  // read and move under one lock: no gates to wait for
   const auto holder = stage_holder(db, request.name, stage.name);
@@ -188,13 +220,9 @@ RollbackResult rollback(Registry& registry, const Policy& policy, const Rollback
                   what + ": it holds " + quote(target->ref()) + " already");
     }
     if (!has_been_in(db, target->id, stage.name)) {
-      std::string held;
-      for (const auto& m : stage_moves(db, request.name, stage.name)) {
-        if (held.find(m.version) == std::string::npos) held += (held.empty() ? "" : ", ") + m.version;
-      }
       throw Error(ExitCode::check_failed,
                   what + " to " + quote(target->ref()) + ": it was never in " + quote(stage.name),
-                  "versions it has held: " + held);
+                  "versions it has held: " + versions_held(db, request.name, stage.name));
     }
   } else {
     if (!holder->previous) {

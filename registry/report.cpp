@@ -27,14 +27,17 @@ std::string verdict_summary(const Evaluation& e) {
 
 std::string title(const Evaluation& e) { return e.version.ref() + " → " + e.stage; }
 
-// The last `count` lines of `text`.
+// The last `count` lines of `text`: what follows the count-th newline from
+// the end (a final newline ends the last line and does not count).
 std::string last_lines(const std::string& text, std::size_t count) {
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (std::size_t n = 0; n < count && pos != std::string::npos && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
+  std::size_t cut = text.size();
+  if (cut > 0 && text[cut - 1] == '\n') --cut;
+  for (std::size_t n = 0; n < count; ++n) {
+    const std::size_t newline = cut == 0 ? std::string::npos : text.rfind('\n', cut - 1);
+    if (newline == std::string::npos) return text;  // fewer lines than that
+    cut = newline;
   }
-  return pos == std::string::npos || pos == 0 ? text : text.substr(pos + 1);
+  return text.substr(cut + 1);
 }
 
 // GitHub workflow command escaping (actions/toolkit command.ts).
@@ -82,6 +85,14 @@ std::string markdown_cell(std::string_view text) {
   return out;
 }
 
+// U+FFFE and U+FFFF (EF BF BE, EF BF BF) are valid UTF-8 but not XML 1.0
+// characters: a command gate's output may hold them, and one would make the
+// whole report unreadable to a JUnit consumer.
+bool xml_noncharacter_at(std::string_view text, std::size_t i) {
+  return i + 2 < text.size() && text[i] == '\xEF' && text[i + 1] == '\xBF' &&
+         (text[i + 2] == '\xBE' || text[i + 2] == '\xBF');
+}
+
 }  // namespace
 
 ReportFormat parse_report_format(std::string_view name) {
@@ -95,12 +106,14 @@ ReportFormat parse_report_format(std::string_view name) {
 }
 
 std::string report_text(const Evaluation& e) {
+  // Pad the names as printed: escaping makes a name with a newline longer.
   std::size_t width = 0;
-  for (const auto& g : e.gates) width = std::max(width, g.gate.size());
+  for (const auto& g : e.gates) width = std::max(width, printable(g.gate).size());
   std::string out = title(e) + ": " + verdict_summary(e) + "\n";
   for (const auto& g : e.gates) {
-    out += std::string(g.passed ? "  ok    " : "  FAIL  ") + printable(g.gate) +
-           std::string(width - g.gate.size() + 2, ' ') + printable(g.message);
+    const std::string name = printable(g.gate);
+    out += std::string(g.passed ? "  ok    " : "  FAIL  ") + name +
+           std::string(width - name.size() + 2, ' ') + printable(g.message);
     if (g.kind == "command") out += " (" + seconds_text(g.seconds) + " s)";
     out += "\n";
     if (!g.passed && !g.output.empty()) {
@@ -121,8 +134,14 @@ std::string report_text(const Evaluation& e) {
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
+    if (xml_noncharacter_at(text, i)) {
+      out += "\xEF\xBF\xBD";
+      i += 2;
+      continue;
+    }
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

@@ -83,7 +83,10 @@ TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
   const std::map<std::string, std::vector<std::string>> valid_args = {
       {"register", {"churn", "m.bin"}}, {"dataset", {"data", "d"}},
       {"show", {"churn"}}, {"lineage", {"churn"}},
-      {"diff", {"churn", "churn"}}, {"checkout", {"churn", "--to", "out"}}};
+      {"diff", {"churn", "churn"}}, {"checkout", {"churn", "--to", "out"}},
+      {"gate", {"churn", "--stage", "staging"}}, {"promote", {"churn", "--to", "staging"}},
+      {"approve", {"churn", "--stage", "production"}},
+      {"rollback", {"churn", "--stage", "production", "--reason", "r"}}};
   for (const auto& cmd : k_commands) {
     INFO(cmd);
     std::vector<std::string> args = command_words(cmd);
