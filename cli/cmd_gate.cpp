@@ -1,6 +1,9 @@
 // lastmile gate REF --stage S: evaluate a stage's gates without moving it.
 // lastmile promote REF --to S: evaluate them and, when all pass, move it.
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -85,11 +88,7 @@ bool emit_report(Context& ctx, const ReportOptions& o, const Evaluation& e, cons
       ctx.out().json() && o.output.empty() ? ReportFormat::json : parse_report_format(o.format);
   if (format == ReportFormat::github) append_step_summary(ctx, e);
   if (!o.output.empty()) {
-    // CI jobs name a report such as reports/junit.xml before anything has
-    // created reports/.
-    const std::filesystem::path output = ctx.cwd() / o.output;
-    make_directories(output.parent_path());
-    write_file_atomic(output, render(e, format, extra) + "\n");
+    write_file_atomic(ctx.cwd() / o.output, render(e, format, extra) + "\n");
     if (ctx.out().json()) {
       ctx.out().json_document(Json::parse(render(e, ReportFormat::json, extra)));
       return true;
@@ -103,6 +102,23 @@ bool emit_report(Context& ctx, const ReportOptions& o, const Evaluation& e, cons
     ctx.out().line(render(e, format, extra));
   }
   return format == ReportFormat::json || format == ReportFormat::junit;
+}
+
+// Checks that --output can be written before anything is evaluated or
+// moved: a promotion must not succeed and then fail over its report.
+void prepare_output(const Context& ctx, const ReportOptions& o) {
+  if (o.output.empty()) return;
+  const std::filesystem::path output = ctx.cwd() / o.output;
+  // CI jobs name a report such as reports/junit.xml before anything has
+  // created reports/.
+  make_directories(output.parent_path());
+  std::error_code ec;
+  if (std::filesystem::is_directory(output, ec)) {
+    throw Error(ExitCode::usage, "cannot write the report to " + quote(o.output) + ": it is a directory");
+  }
+  if (::access(output.parent_path().c_str(), W_OK) != 0) {
+    throw system_error(errno, "cannot write the report to " + quote(o.output));
+  }
 }
 
 [[noreturn]] void fail_gates(const Evaluation& e, const std::string& what) {
@@ -131,6 +147,7 @@ int run_gate(Context& ctx, const GateOptions& o) {
   Registry& registry = ctx.registry();
   request.actor = resolve_actor(ctx.cwd());
   request.setting = gate_setting(ctx);
+  prepare_output(ctx, o.report);
   try {
     registry.require_writable();
   } catch (const Error& e) {
@@ -153,12 +170,33 @@ struct PromoteOptions {
 };
 
 Json promotion_json(const PromoteResult& r, bool dry_run) {
+  // What the move replaced, or with --dry-run would replace.
   Json replaced;
-  if (r.holder && !r.already_there) replaced = r.holder->version;
+  const bool would_move = dry_run && r.evaluation.passed() && !r.already_there;
+  if (r.holder && (r.promoted || would_move)) replaced = r.holder->version;
   return {{"promoted", r.promoted},
           {"already_there", r.already_there},
           {"dry_run", dry_run},
+          {"stage_moved", r.stage_moved},
           {"replaced", replaced}};
+}
+
+// Re-promoting the holder does nothing, but CI still gets the report it
+// asked for, and a JSON reader the document.
+int report_already_there(Context& ctx, const PromoteOptions& o, const PromoteResult& r) {
+  const Evaluation& e = r.evaluation;
+  const Json extra = promotion_json(r, o.dry_run);
+  const ReportFormat format = parse_report_format(o.report.format);
+  if (!o.report.output.empty()) {
+    write_file_atomic(ctx.cwd() / o.report.output, render(e, format, extra) + "\n");
+  }
+  if (ctx.out().json() || (format == ReportFormat::json && o.report.output.empty())) {
+    ctx.out().json_document(Json::parse(render(e, ReportFormat::json, extra)));
+  } else {
+    ctx.out().line(quote(e.stage) + " holds " + e.version.ref() + " already (since " +
+                   r.holder->time + "); nothing to do");
+  }
+  return 0;
 }
 
 int run_promote(Context& ctx, const PromoteOptions& o) {
@@ -172,23 +210,27 @@ int run_promote(Context& ctx, const PromoteOptions& o) {
   Registry& registry = ctx.registry();
   request.actor = resolve_actor(ctx.cwd());
   request.setting = gate_setting(ctx);
+  prepare_output(ctx, o.report);
   const PromoteResult r = promote(registry, policy, request);
   const Evaluation& e = r.evaluation;
   const std::string ref = e.version.ref();
-  if (r.already_there) {
-    if (ctx.out().json()) {
-      Json doc = evaluation_json(e);
-      doc.update(promotion_json(r, o.dry_run));
-      ctx.out().json_document(doc);
-    } else {
-      ctx.out().line(quote(e.stage) + " holds " + ref + " already (since " + r.holder->time +
-                     "); nothing to do");
-    }
-    return 0;
+  if (r.already_there) return report_already_there(ctx, o, r);
+  bool document = false;
+  try {
+    document = emit_report(ctx, o.report, e, promotion_json(r, o.dry_run));
+  } catch (const Error& error) {
+    if (!r.promoted) throw;
+    // The stage has moved; failing now would tell CI the opposite.
+    ctx.out().warn(std::string(error.what()) + "; the promotion itself succeeded");
   }
-  const bool document = emit_report(ctx, o.report, e, promotion_json(r, o.dry_run));
   const std::string what = "cannot promote " + quote(ref) + " to " + quote(e.stage);
   if (!e.passed()) fail_gates(e, o.dry_run ? "dry run: " + what : what);
+  if (r.stage_moved) {
+    throw Error(ExitCode::check_failed,
+                what + ": the stage moved while its gates ran; it now holds " +
+                    (r.now_holder ? describe_move(*r.now_holder) : std::string("nothing")),
+                "run the promotion again to evaluate the gates against the new holder");
+  }
   const std::string replacing =
       r.holder ? " (replacing " + r.holder->model + "@" + r.holder->version + ")" : "";
   if (document) return 0;

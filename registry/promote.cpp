@@ -30,11 +30,15 @@ Event record_evaluation(sql::Db& db, const Evaluation& e, const std::string& act
   return record(db, "gate.evaluated", e.version, evaluation_json(e), actor);
 }
 
-std::string moved_by(const StageMove& m) {
+}  // namespace
+
+std::string describe_move(const StageMove& m) {
   return m.model + "@" + m.version + " (" +
          (m.action == "registered" ? "registered" : m.action == "rolled_back" ? "rolled back" : "promoted") +
          " by " + m.actor + " at " + m.time + ")";
 }
+
+namespace {
 
 // The versions a stage has held, in the order they first entered it. A set
 // of whole versions, not a search of the text so far: "0.1.0" is inside
@@ -117,6 +121,7 @@ PromoteResult promote(Registry& registry, const Policy& policy, const PromoteReq
     result.already_there = true;
     result.evaluation.version = v;
     result.evaluation.stage = stage.name;
+    result.evaluation.incumbent = v;
     return result;
   }
   const std::string what = "cannot promote " + quote(v.ref()) + " to " + quote(stage.name);
@@ -139,11 +144,11 @@ PromoteResult promote(Registry& registry, const Policy& policy, const PromoteReq
   const bool moved = result.holder ? !now_held || *now_held != result.holder->version_id
                                    : now_held.has_value();
   if (moved) {
-    const auto now = stage_holder(db, v.name, stage.name);
-    throw Error(ExitCode::check_failed,
-                what + ": the stage moved while its gates ran; it now holds " +
-                    (now ? moved_by(*now) : std::string("nothing")),
-                "run the promotion again to evaluate the gates against the new holder");
+    // The evaluation is kept (every verdict is evidence); the move is not.
+    txn.commit();
+    result.stage_moved = true;
+    result.now_holder = stage_holder(db, v.name, stage.name);
+    return result;
   }
   Json payload = version_json(v);
   payload["stage"] = stage.name;

@@ -49,14 +49,22 @@ struct PromoteResult {
   bool already_there = false;  // the stage held the version already: nothing done
   bool promoted = false;       // the stage now holds it
   std::optional<StageMove> holder;  // what the stage held when read
+  // Every gate passed, but another move reached the stage first: the
+  // evaluation is recorded, the stage is left as `now_holder` has it.
+  bool stage_moved = false;
+  std::optional<StageMove> now_holder;
 };
 
+// "churn@1.5.0 (promoted by ada at 2026-11-24T18:38:00.000000Z)"
+std::string describe_move(const StageMove& m);
+
 // Evaluates the gates and, when every one passes, moves the stage to the
-// version in one transaction that records what it replaced (compare and
-// swap: a stage that moved meanwhile is Error(check_failed)). Failing
-// gates are recorded and returned with promoted == false. Entering a stage
-// from one the version has not been in is Error(check_failed) naming the
-// path, before any gate runs.
+// version in one transaction that records what it replaced. The gates run
+// outside the write lock; the move compares the holder with the one read
+// before they ran. Every evaluation is recorded; promoted == false when a
+// gate failed, and stage_moved when they passed but the stage moved
+// meanwhile. Entering a stage from one the version has not been in is
+// Error(check_failed) naming the path, before any gate runs.
 PromoteResult promote(Registry& registry, const Policy& policy, const PromoteRequest& request);
 
 struct ApproveRequest {

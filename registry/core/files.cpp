@@ -93,6 +93,14 @@ void write_file_atomic(const fs::path& path, std::string_view content, mode_t mo
     if (::rename(temp.c_str(), path.c_str()) != 0) {
       throw system_error(errno, "cannot write " + quote(path.string()));
     }
+  } catch (const Error& e) {
+    ::unlink(temp.c_str());
+    // The temporary name is an implementation detail: the message names the
+    // file asked for, with the reason the system gave ("...: no space left").
+    const std::string what = e.what();
+    const std::size_t reason = what.rfind("': ");
+    if (what.rfind("cannot write " + quote(path.string()), 0) == 0 || reason == std::string::npos) throw;
+    throw Error(e.code(), "cannot write " + quote(path.string()) + ": " + what.substr(reason + 3), e.hint());
   } catch (...) {
     ::unlink(temp.c_str());
     throw;

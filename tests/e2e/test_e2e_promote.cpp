@@ -349,7 +349,45 @@ TEST_CASE("promoting the version a stage holds already is a no-op", "[e2e][promo
   CHECK(r.rc == 0);
   CHECK(r.json()["already_there"] == true);
   CHECK(r.json()["promoted"] == false);
+  CHECK(r.json()["incumbent"] == "0.1.0");
   require_unchanged(sb, before);
+  // CI still gets the report it asked for.
+  const auto json = sb.run({"promote", "churn@0.1.0", "--to", "staging", "--format", "json"});
+  CHECK(json.rc == 0);
+  CHECK(json.json()["already_there"] == true);
+  const auto junit = sb.run({"promote", "churn@0.1.0", "--to", "staging", "--format", "junit",
+                             "--output", "out/gates.xml"});
+  CHECK(junit.rc == 0);
+  CHECK_THAT(junit.out, Catch::Contains("nothing to do"));
+  CHECK_THAT(sb.read("out/gates.xml"), Catch::Contains("<testsuites name=\"lastmile gates\" tests=\"0\""));
+  require_unchanged(sb, before);
+}
+
+TEST_CASE("an --output that cannot be written stops a promotion before anything moves", "[e2e][promote]") {
+  Sandbox sb;
+  populate(sb, 1);
+  std::filesystem::create_directories(sb.repo() / "report.xml");
+  const auto before = snapshot(sb);
+  const auto r = sb.run({"promote", "churn@0.1.0", "--to", "staging", "--format", "junit", "--output",
+                         "report.xml"});
+  CHECK(r.rc == 64);
+  CHECK(r.out.empty());
+  CHECK(r.err == "lastmile: error: cannot write the report to 'report.xml': it is a directory\n");
+  require_unchanged(sb, before);
+}
+
+TEST_CASE("a failed promotion reports nothing replaced", "[e2e][promote]") {
+  Sandbox sb;
+  populate(sb, 2, "stages:\n  - name: sandbox\n  - name: staging\n    from: [sandbox]\n"
+                  "    gates:\n      - {metric: auc, min: 0.9}\n");
+  sb.write("m3.bin", "weights 3");
+  REQUIRE(sb.run({"register", "churn", "m3.bin", "--metric", "auc=0.95"}).rc == 0);
+  promote(sb, "0.3.0", "staging");
+  const auto r = sb.run({"--json", "promote", "churn@0.2.0", "--to", "staging"});
+  CHECK(r.rc == 1);
+  CHECK(r.json()["promoted"] == false);
+  CHECK(r.json()["replaced"].is_null());
+  CHECK(r.json()["stage_moved"] == false);
 }
 
 TEST_CASE("a promotion replaces the holder, records what it replaced and why", "[e2e][promote]") {

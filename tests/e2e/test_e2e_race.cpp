@@ -186,19 +186,28 @@ TEST_CASE("two promotions racing for one stage: one wins, the other is refused",
     CHECK(won.err.empty());
     CHECK_THAT(won.out, Catch::EndsWith("promoted churn@" + winner + " to production" +
                                         (previous ? " (replacing churn@" + *previous + ")" : "") + "\n"));
-    CHECK(lost.out.empty());
+    // The loser's gates passed, and its report says so before the refusal.
+    CHECK_THAT(lost.out, Catch::StartsWith("churn@" + loser + " → production: passed"));
     CHECK_THAT(lost.err, Catch::StartsWith("lastmile: error: cannot promote 'churn@" + loser +
                                            "' to 'production': the stage moved while its gates ran; "
                                            "it now holds churn@" + winner + " (promoted by racer at "));
     CHECK_THAT(lost.err, Catch::EndsWith(
                              "hint: run the promotion again to evaluate the gates against the new holder\n"));
-    // Production holds the winner; the log has one move and the loser wrote
-    // nothing (the winner's verdict and move only).
+    // Production holds the winner; the log has one move, and both verdicts
+    // (every evaluation is evidence, the loser's too).
     CHECK(production_holder(sb) == winner);
     CHECK(production_moves(sb) == round + 1);
-    CHECK(sb.event_count() == events + 2);
-    const auto last = sb.run({"audit", "--json"}).json()["events"][0];
-    CHECK(last["kind"] == "stage.assigned");
+    CHECK(sb.event_count() == events + 3);
+    // The newest three events: both verdicts and the winner's move.
+    const auto recent = sb.run({"audit", "--json", "-n", "3"}).json()["events"];
+    nlohmann::json last, loser_verdict;
+    for (const auto& event : recent) {
+      if (event["kind"] == "stage.assigned") last = event;
+      if (event["kind"] == "gate.evaluated" && event["payload"]["version"] == loser) loser_verdict = event;
+    }
+    REQUIRE(last.is_object());
+    REQUIRE(loser_verdict.is_object());
+    CHECK(loser_verdict["payload"]["passed"] == true);
     CHECK(last["payload"]["version"] == winner);
     if (previous) {
       CHECK(last["payload"]["replaced"]["version"] == *previous);
@@ -326,11 +335,11 @@ TEST_CASE("a rollback while a promotion's gates run wins; the promotion is refus
   CHECK(rollback.rc == 0);
   CHECK(rollback.out == "rolled production back to churn@0.1.0 (was 0.2.0)\n");
   CHECK(r.rc == 1);
-  CHECK(r.out.empty());
+  CHECK_THAT(r.out, Catch::StartsWith("churn@0.3.0 → production: passed"));
   CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: cannot promote 'churn@0.3.0' to 'production': the "
                                       "stage moved while its gates ran; it now holds churn@0.1.0 (rolled "
                                       "back by oncall at "));
   CHECK(production_holder(sb) == "0.1.0");
-  CHECK(sb.event_count() == events + 1);  // the rollback only
+  CHECK(sb.event_count() == events + 2);  // the rollback, and the promotion's verdict
   CHECK(sb.run({"verify"}).rc == 0);
 }
