@@ -72,7 +72,8 @@ main() {
   say "registry: $versions versions, $(du -sh "$reg" | cut -f1)"
   local lm=("$LASTMILE" --registry "$reg")
   "${lm[@]}" list "$MODEL" >/dev/null  # warm the page cache
-  local list show lineage diff history status status_at gate
+  local startup list show lineage diff history status status_at gate
+  startup=$(median_ms "$LASTMILE" --version)
   list=$(median_ms "${lm[@]}" list "$MODEL")
   show=$(median_ms "${lm[@]}" show "$MODEL")
   lineage=$(median_ms "${lm[@]}" lineage "$MODEL" --depth 50)
@@ -101,6 +102,7 @@ main() {
   echo
   echo "| command | median | target | result |"
   echo "|---|---|---|---|"
+  row "--version (process start-up, for scale)" "$startup" "" "info"
   row "list $MODEL" "$list" "<= 10 ms" "$(verdict "$list" 10)"
   row "show $MODEL" "$show" "<= 10 ms" "$(verdict "$show" 10)"
   row "lineage $MODEL --depth 50" "$lineage" "<= 10 ms" "$(verdict "$lineage" 10)"
