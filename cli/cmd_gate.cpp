@@ -37,15 +37,19 @@ void add_report_options(CLI::App& sub, ReportOptions& o) {
       ->type_name("FILE");
 }
 
+// The JSON report: the evaluation and what the command adds to it.
+Json report_json(const Evaluation& e, const Json& extra) {
+  Json doc = evaluation_json(e);
+  doc.update(extra);
+  return doc;
+}
+
 std::string render(const Evaluation& e, ReportFormat format, const Json& extra) {
   switch (format) {
     case ReportFormat::text:
       return report_text(e);
-    case ReportFormat::json: {
-      Json doc = evaluation_json(e);
-      doc.update(extra);
-      return doc.dump(2);
-    }
+    case ReportFormat::json:
+      return report_json(e, extra).dump(2);
     case ReportFormat::junit:
       return report_junit(e);
     case ReportFormat::github:
@@ -90,14 +94,14 @@ bool emit_report(Context& ctx, const ReportOptions& o, const Evaluation& e, cons
   if (!o.output.empty()) {
     write_file_atomic(ctx.cwd() / o.output, render(e, format, extra) + "\n");
     if (ctx.out().json()) {
-      ctx.out().json_document(Json::parse(render(e, ReportFormat::json, extra)));
+      ctx.out().json_document(report_json(e, extra));
       return true;
     }
     if (!ctx.out().quiet()) ctx.out().line(report_text(e));
     return false;
   }
   if (format == ReportFormat::json) {
-    ctx.out().json_document(Json::parse(render(e, format, extra)));
+    ctx.out().json_document(report_json(e, extra));
   } else if (!ctx.out().quiet() || format != ReportFormat::text) {
     ctx.out().line(render(e, format, extra));
   }
@@ -124,11 +128,15 @@ void prepare_output(const Context& ctx, const ReportOptions& o) {
 [[noreturn]] void fail_gates(const Evaluation& e, const std::string& what) {
   const GateOutcome* first = e.first_failure();
   const std::size_t more = e.failures() - 1;
+  std::string hint = more ? std::to_string(more) + " more gate" + (more == 1 ? "" : "s") +
+                                " failed; the report lists each"
+                          : std::string();
+  // Missing approvals are the one failure a person fixes with a command.
+  if (first->kind == "approvals" && !more) {
+    hint = "an approver runs 'lastmile approve " + e.version.ref() + " --stage " + e.stage + "'";
+  }
   throw Error(ExitCode::check_failed,
-              what + ": gate " + quote(first->gate) + " failed (" + first->message + ")",
-              more ? std::to_string(more) + " more gate" + (more == 1 ? "" : "s") +
-                         " failed; the report lists each"
-                   : std::string());
+              what + ": gate " + quote(first->gate) + " failed (" + first->message + ")", hint);
 }
 
 GateSetting gate_setting(Context& ctx) { return {ctx.project_root()}; }
@@ -191,7 +199,7 @@ int report_already_there(Context& ctx, const PromoteOptions& o, const PromoteRes
     write_file_atomic(ctx.cwd() / o.report.output, render(e, format, extra) + "\n");
   }
   if (ctx.out().json() || (format == ReportFormat::json && o.report.output.empty())) {
-    ctx.out().json_document(Json::parse(render(e, ReportFormat::json, extra)));
+    ctx.out().json_document(report_json(e, extra));
   } else {
     ctx.out().line(quote(e.stage) + " holds " + e.version.ref() + " already (since " +
                    r.holder->time + "); nothing to do");

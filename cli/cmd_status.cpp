@@ -9,6 +9,7 @@
 #include "registry/core/error.hpp"
 #include "registry/names.hpp"
 #include "registry/query.hpp"
+#include "registry/promote.hpp"
 #include "registry/stages.hpp"
 
 namespace lm::cli {
@@ -36,10 +37,7 @@ bool existed_at(sql::Db& db, const std::string& name, const AsOf& at) {
 std::vector<std::string> models_to_show(sql::Db& db, const std::string& name, const AsOf& at) {
   if (!name.empty()) {
     validate_name(name);
-    require_model(db, name);
-    if (model_kind(db, name) != "model") {
-      throw Error(ExitCode::usage, quote(name) + " is a dataset; datasets do not move through stages");
-    }
+    require_model_name(db, name);
     if (!existed_at(db, name, at)) {
       throw Error(ExitCode::not_found, quote(name) + " was not registered yet at " + at.time);
     }

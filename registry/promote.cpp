@@ -60,14 +60,6 @@ std::string any_of_stages(const std::vector<std::string>& stages) {
   return text;
 }
 
-// Only models move through stages; a dataset name is a usage error, as it
-// is for promote and approve, not a stage that happens to be empty.
-void require_model_name(sql::Db& db, const std::string& name) {
-  require_model(db, name);
-  if (model_kind(db, name) != "model") {
-    throw Error(ExitCode::usage, quote(name) + " is a dataset; only models move through stages");
-  }
-}
 
 std::optional<VersionRecord> holder_version(sql::Db& db, const std::optional<StageMove>& holder) {
   if (!holder) return std::nullopt;
@@ -85,6 +77,15 @@ const StageSpec& require_stage(const Policy& policy, const std::string& name) {
               "no stage " + quote(name) + " in " +
                   (policy.from_file ? std::string("lastmile.yaml") : std::string("the default policy")),
               "the stages are: " + list);
+}
+
+// Only models move through stages; a dataset name is a usage error, as it
+// is for promote and approve, not a stage that happens to be empty.
+void require_model_name(sql::Db& db, const std::string& name) {
+  require_model(db, name);
+  if (model_kind(db, name) != "model") {
+    throw Error(ExitCode::usage, quote(name) + " is a dataset; only models move through stages");
+  }
 }
 
 VersionRecord resolve_model_version(sql::Db& db, const Ref& ref) {

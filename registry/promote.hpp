@@ -19,6 +19,9 @@ namespace lm {
 // The stage called `name`, or Error(not_found) listing the policy's stages.
 const StageSpec& require_stage(const Policy& policy, const std::string& name);
 
+// Error(not_found) unless `name` exists, Error(usage) when it is a dataset.
+void require_model_name(sql::Db& db, const std::string& name);
+
 // Resolves `ref` to a model version (a dataset is Error(usage): only models
 // move through stages).
 VersionRecord resolve_model_version(sql::Db& db, const Ref& ref);

@@ -490,7 +490,7 @@ TEST_CASE("approvals count distinct actors; promotion waits for enough", "[e2e][
   CHECK_THAT(r.out, Catch::Contains("FAIL  approvals >= 2  0 of 2 approvals\n"));
   CHECK(r.err ==
         "lastmile: error: cannot promote 'churn@0.1.0' to 'production': gate 'approvals >= 2' failed "
-        "(0 of 2 approvals)\n");
+        "(0 of 2 approvals)\nhint: an approver runs 'lastmile approve churn@0.1.0 --stage production'\n");
   CHECK(sb.event_count() == before.events + 1);  // the verdict only
   require_unchanged(sb, {before.events + 1, before.status});
   // The registrant may approve when the policy allows it.
