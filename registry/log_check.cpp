@@ -81,6 +81,12 @@ const std::vector<TableQuery>& table_queries() {
        "json_array(v.version_key, g.stage, g.passed, g.time, g.actor, g.results) "
        "FROM gate_results g JOIN versions v ON v.id = g.version_id "
        "JOIN models m ON m.id = v.model_id"},
+      {"deployments",
+       {"version", "environment", "stage", "manifests", "time", "actor"},
+       "SELECT m.name || '@' || v.version_key, 'event ' || d.event_seq, "
+       "json_array(v.version_key, d.environment, d.stage, d.manifests, d.time, d.actor) "
+       "FROM deployments d JOIN versions v ON v.id = d.version_id "
+       "JOIN models m ON m.id = d.model_id"},
   };
   return queries;
 }

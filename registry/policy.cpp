@@ -11,6 +11,8 @@
 
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
+#include "registry/core/yaml.hpp"
+#include "registry/deploy_settings.hpp"
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
 
@@ -522,6 +524,29 @@ static void sort_problems(std::vector<PolicyProblem>& problems) {
 
 static void parse_into(PolicyLoad& load, std::string_view text, const std::string& file);
 
+// The deploy: settings, each problem placed on the key it is about.
+static void parse_deploy(Checker& c, const YAML::Node& node, Policy& policy, const std::string& file) {
+  Json settings;
+  try {
+    settings = yaml_to_json(node, file);
+  } catch (const Error& e) {
+    c.problem(node, e.what());
+    return;
+  }
+  for (const auto& problem : normalise_deploy_settings(settings)) {
+    // reset() rebinds; operator= would write into the tree.
+    YAML::Node at;
+    at.reset(node);
+    for (const auto& key : problem.path) {
+      const YAML::Node& here = at;
+      if (!here.IsMap() || !here[key]) break;
+      at.reset(here[key]);
+    }
+    c.problem(at, problem.message);
+  }
+  policy.deploy = std::move(settings);
+}
+
 PolicyLoad parse_policy(std::string_view text, const std::filesystem::path& source) {
   PolicyLoad load;
   load.policy.path = source;
@@ -545,7 +570,8 @@ static void parse_into(PolicyLoad& load, std::string_view text, const std::strin
     c.problem(1, 1, file + " must be a mapping with a 'stages' list");
     return;
   }
-  c.check_mapping(root, {"stages"}, file);
+  c.check_mapping(root, {"stages", "deploy"}, file);
+  if (root["deploy"]) parse_deploy(c, root["deploy"], load.policy, file);
   const YAML::Node list = root["stages"];
   if (!list || !list.IsSequence() || list.size() == 0) {
     c.problem(list ? list : root, "'stages' must be a list of at least one stage");

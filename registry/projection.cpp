@@ -249,6 +249,24 @@ void apply_gate_evaluation(sql::Db& db, const Event& event) {
       .run();
 }
 
+void apply_deployment(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  const std::int64_t version_id = version_row(db, p, event);
+  auto model = db.prepare("SELECT model_id FROM versions WHERE id = ?");
+  model.bind(1, version_id);
+  model.step();
+  auto insert = db.prepare(
+      "INSERT INTO deployments (event_seq, model_id, version_id, environment, stage, manifests, "
+      "time, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind_all(event.seq, model.int64(0), version_id, p.at("environment").get<std::string>());
+  if (p.at("stage").is_string()) {
+    insert.bind(5, p.at("stage").get<std::string>());
+  } else {
+    insert.bind(5, nullptr);
+  }
+  insert.bind(6, canonical_json(p.at("manifests"))).bind(7, event.time).bind(8, event.actor).run();
+}
+
 void apply_registered(sql::Db& db, const Event& event) {
   const Json& p = event.payload;
   const std::string name = p.at("name").get<std::string>();
@@ -302,6 +320,7 @@ void apply_event(sql::Db& db, const Event& event) {
     if (event.kind == "stage.rolled_back") return apply_stage_move(db, event, "rolled_back");
     if (event.kind == "approval.granted") return apply_approval(db, event);
     if (event.kind == "gate.evaluated") return apply_gate_evaluation(db, event);
+    if (event.kind == "deployment.recorded") return apply_deployment(db, event);
   } catch (const Json::exception& e) {
     throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
                                     ") has a malformed payload: " + e.what());

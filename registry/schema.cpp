@@ -164,6 +164,22 @@ CREATE INDEX gate_results_by_version ON gate_results(version_id, stage, event_se
 -- Time travel (--at) finds the end of the log at a moment by time.
 CREATE INDEX events_by_time ON events(time);
 )sql",
+    R"sql(
+-- Where versions run: each row says that from this event on, an
+-- environment runs a version. `stage` is the stage the environment serves,
+-- when known; `manifests` the JSON array of files applied with their hashes.
+CREATE TABLE deployments (
+  event_seq   INTEGER PRIMARY KEY REFERENCES events(seq),
+  model_id    INTEGER NOT NULL REFERENCES models(id),
+  version_id  INTEGER NOT NULL REFERENCES versions(id),
+  environment TEXT NOT NULL,
+  stage       TEXT,
+  manifests   TEXT NOT NULL,
+  time        TEXT NOT NULL,
+  actor       TEXT NOT NULL
+);
+CREATE INDEX deployments_by_environment ON deployments(model_id, environment, event_seq);
+)sql",
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "registry/stages.hpp"
 
+#include <algorithm>
+
 namespace lm {
 
 namespace {
@@ -61,6 +63,23 @@ std::optional<std::int64_t> current_holder_id(sql::Db& db, const std::string& na
   stmt.bind_all(name, stage);
   if (!stmt.step()) return std::nullopt;
   return stmt.int64(0);
+}
+
+std::optional<std::string> furthest_stage_holding(sql::Db& db, const std::string& name, std::int64_t version_id,
+                                                  const std::vector<std::string>& order) {
+  std::optional<std::string> best;
+  std::ptrdiff_t best_rank = -1;
+  for (const auto& move : stage_holders(db, name)) {
+    if (move.version_id != version_id) continue;
+    // A stage the policy no longer names ranks before every named one.
+    const auto found = std::find(order.begin(), order.end(), move.stage);
+    const std::ptrdiff_t rank = found == order.end() ? 0 : found - order.begin() + 1;
+    if (rank >= best_rank) {
+      best_rank = rank;
+      best = move.stage;
+    }
+  }
+  return best;
 }
 
 bool has_been_in(sql::Db& db, std::int64_t version_id, const std::string& stage) {

@@ -45,6 +45,11 @@ std::vector<StageMove> stage_holders(sql::Db& db, const std::string& name, const
 std::optional<std::int64_t> current_holder_id(sql::Db& db, const std::string& name,
                                               const std::string& stage);
 
+// Of the stages that hold the version now, the one furthest along `order`
+// (the policy's stages, first to last); nullopt when none holds it.
+std::optional<std::string> furthest_stage_holding(sql::Db& db, const std::string& name, std::int64_t version_id,
+                                                  const std::vector<std::string>& order);
+
 // Whether the version has ever been in the stage.
 bool has_been_in(sql::Db& db, std::int64_t version_id, const std::string& stage);
 

@@ -14,8 +14,10 @@ namespace {
 
 constexpr int k_max_depth = 64;
 
+}  // namespace
+
 // A plain scalar as the YAML 1.2 core schema reads it.
-Json plain_scalar(const std::string& text) {
+Json plain_yaml_scalar(const std::string& text) {
   if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
@@ -36,6 +38,8 @@ Json plain_scalar(const std::string& text) {
   return text;
 }
 
+namespace {
+
 Json convert(const YAML::Node& node, std::string_view source, int depth) {
   if (depth > k_max_depth) {
     throw Error(ExitCode::data, "YAML in " + quote(source) + " is nested too deeply");
@@ -46,7 +50,7 @@ Json convert(const YAML::Node& node, std::string_view source, int depth) {
       return nullptr;
     case YAML::NodeType::Scalar:
       // A quoted scalar (tag "!") is always a string.
-      return node.Tag() == "!" ? Json(node.Scalar()) : plain_scalar(node.Scalar());
+      return node.Tag() == "!" ? Json(node.Scalar()) : plain_yaml_scalar(node.Scalar());
     case YAML::NodeType::Sequence: {
       Json list = Json::array();
       for (const auto& item : node) list.push_back(convert(item, source, depth + 1));
@@ -64,6 +68,10 @@ Json convert(const YAML::Node& node, std::string_view source, int depth) {
 }
 
 }  // namespace
+
+Json yaml_to_json(const YAML::Node& node, std::string_view source) {
+  return convert(node, source, 0);
+}
 
 Json parse_yaml(std::string_view text, std::string_view source) {
   try {

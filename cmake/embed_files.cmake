@@ -1,0 +1,25 @@
+# Writes a C++ source holding the bytes of FILES (a ;-list of paths under
+# BASE), so the binary carries its templates: cmake -DOUT=... -DBASE=...
+# -DFILES=... -P embed_files.cmake
+set(body "// Generated from templates/ at build time; do not edit.\n#include \"deploy/embedded.hpp\"\n\nnamespace lm::deploy {\n\nnamespace {\n")
+set(table "")
+set(index 0)
+list(SORT FILES)
+foreach(path IN LISTS FILES)
+  file(RELATIVE_PATH name "${BASE}" "${path}")
+  file(READ "${path}" hex HEX)
+  string(LENGTH "${hex}" hex_length)
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "const unsigned char k_file_${index}[] = {${bytes}0x00};\n")
+  string(APPEND table "    {\"${name}\", {reinterpret_cast<const char*>(k_file_${index}), ${size}}},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND body "\n}  // namespace\n\nconst std::vector<EmbeddedFile>& embedded_files() {\n  static const std::vector<EmbeddedFile> files = {\n${table}  };\n  return files;\n}\n\n}  // namespace lm::deploy\n")
+# Rewrite only on change, so an unchanged template rebuilds nothing.
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+endif()
+if(NOT "${old}" STREQUAL "${body}")
+  file(WRITE "${OUT}" "${body}")
+endif()

@@ -1,0 +1,41 @@
+#pragma once
+// Deployment records: 'deploy record' notes in the event log that an
+// environment now runs a version, with the hashes of the manifests applied,
+// so 'status' can say what runs where and flag an environment left behind
+// by a promotion or a rollback.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "registry/deployments.hpp"
+#include "registry/names.hpp"
+#include "registry/policy.hpp"
+#include "registry/registry.hpp"
+
+namespace lm::deploy {
+
+struct RecordRequest {
+  Ref ref;
+  std::string environment;
+  std::string stage;  // --stage; "" to infer it
+  std::vector<std::filesystem::path> manifests;
+  std::string actor;
+};
+
+struct RecordResult {
+  Deployment deployment;
+  std::optional<Deployment> before;  // what the environment ran until now
+};
+
+// The stage is --stage, else the one the reference names (fraud@production),
+// else the environment's name when it is a stage, else the furthest stage
+// holding the version now. Throws Error(not_found) for a missing manifest
+// or version, Error(usage) for a bad environment name; nothing is written then.
+RecordResult record_deployment(Registry& registry, const Policy& policy, const RecordRequest& request);
+
+// The deployment as JSON: environment, version, digest, stage, since, by,
+// manifests, event.
+Json deployment_json(const Deployment& d);
+
+}  // namespace lm::deploy
