@@ -6,7 +6,9 @@
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/views.hpp"
+#include "deploy/records.hpp"
 #include "registry/core/error.hpp"
+#include "registry/deployments.hpp"
 #include "registry/names.hpp"
 #include "registry/query.hpp"
 #include "registry/promote.hpp"
@@ -21,10 +23,18 @@ struct StatusOptions {
   std::string at;
 };
 
+// What an environment runs, and whether its stage has moved on since.
+struct EnvironmentStatus {
+  Deployment deployment;
+  bool stale = false;                  // its stage no longer holds the version
+  std::optional<std::string> holds;    // what that stage holds now
+};
+
 struct ModelStatus {
   std::string name;
   // Stage name and its holder (nullopt: the stage holds nothing of it).
   std::vector<std::pair<std::string, std::optional<StageMove>>> stages;
+  std::vector<EnvironmentStatus> environments;
 };
 
 // The models to report on, as they existed at `at`.
@@ -65,6 +75,16 @@ ModelStatus status_of(sql::Db& db, const std::string& name, const std::vector<st
       status.stages.emplace_back(m.stage, m);
     }
   }
+  for (auto& d : current_deployments(db, name, at)) {
+    EnvironmentStatus env{std::move(d), false, std::nullopt};
+    if (env.deployment.stage) {
+      const auto it = std::find_if(held.begin(), held.end(),
+                                   [&](const auto& m) { return m.stage == *env.deployment.stage; });
+      if (it != held.end()) env.holds = it->version;
+      env.stale = it == held.end() || it->version_id != env.deployment.version_id;
+    }
+    status.environments.push_back(std::move(env));
+  }
   return status;
 }
 
@@ -93,9 +113,35 @@ Json status_json(const std::vector<ModelStatus>& models, const AsOf& at) {
                         {"replaced", move->replaced ? Json(*move->replaced) : Json()},
                         {"event", move->event_seq}});
     }
-    list.push_back({{"name", m.name}, {"stages", stages}});
+    Json environments = Json::array();
+    for (const auto& e : m.environments) {
+      Json entry = deploy::deployment_json(e.deployment);
+      entry["stale"] = e.stale;
+      entry["stage_holds"] = e.holds ? Json(*e.holds) : Json();
+      environments.push_back(std::move(entry));
+    }
+    list.push_back({{"name", m.name}, {"stages", stages}, {"environments", environments}});
   }
   return {{"at", at.past() ? Json(at.time) : Json()}, {"models", list}};
+}
+
+// "what runs where", with the environments a promotion or a rollback has
+// left behind marked.
+void print_environments(const Output& out, const std::vector<ModelStatus>& models) {
+  std::vector<std::vector<std::string>> rows{{"MODEL", "ENVIRONMENT", "VERSION", "SINCE", "BY", "SERVES"}};
+  for (const auto& m : models) {
+    for (const auto& e : m.environments) {
+      const Deployment& d = e.deployment;
+      std::string serves = d.stage.value_or("-");
+      if (e.stale) {
+        serves += "  " + out.red("✘ " + *d.stage + (e.holds ? " now holds " + *e.holds : " holds nothing"));
+      }
+      rows.push_back({m.name, d.environment, d.version, short_time(d.time), d.actor, serves});
+    }
+  }
+  if (rows.size() == 1) return;
+  out.line("");
+  out.line(format_table(rows, out));
 }
 
 int run_status(Context& ctx, const StatusOptions& o) {
@@ -133,6 +179,7 @@ int run_status(Context& ctx, const StatusOptions& o) {
     }
   }
   out.line(format_table(rows, out));
+  print_environments(out, models);
   return 0;
 }
 
@@ -140,7 +187,7 @@ int run_status(Context& ctx, const StatusOptions& o) {
 
 Command status_command() {
   auto o = std::make_shared<StatusOptions>();
-  return {"status", "show what each stage holds, since when and put there by whom",
+  return {"status", "show what each stage holds and what each environment runs",
           [o](CLI::App& sub) {
             sub.add_option("NAME", o->name, "only this model");
             sub.add_option("--at", o->at,

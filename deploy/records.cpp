@@ -12,11 +12,11 @@ namespace lm::deploy {
 
 namespace {
 
-Json manifest_entries(const std::vector<std::filesystem::path>& paths) {
+Json manifest_entries(const std::vector<ManifestFile>& files) {
   Json entries = Json::array();
-  for (const auto& path : paths) {
-    const std::string bytes = read_file(path);
-    entries.push_back({{"path", path.lexically_normal().generic_string()},
+  for (const auto& file : files) {
+    const std::string bytes = read_file(file.path);
+    entries.push_back({{"path", file.recorded_as},
                        {"sha256", Sha256::hex_of(bytes)},
                        {"size", bytes.size()}});
   }

@@ -15,11 +15,16 @@
 
 namespace lm::deploy {
 
+struct ManifestFile {
+  std::filesystem::path path;  // where to read it
+  std::string recorded_as;     // the name kept in the log: relative to the project when inside it
+};
+
 struct RecordRequest {
   Ref ref;
   std::string environment;
   std::string stage;  // --stage; "" to infer it
-  std::vector<std::filesystem::path> manifests;
+  std::vector<ManifestFile> manifests;
   std::string actor;
 };
 

@@ -1,0 +1,3 @@
+// Deployment manifests, end to end.
+
+#include <catch2/catch.hpp>

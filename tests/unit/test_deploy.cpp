@@ -1,0 +1,3 @@
+// Unit tests of deploy/: quoting, templates, settings.
+
+#include <catch2/catch.hpp>
