@@ -35,8 +35,12 @@ std::string lowercase_first(std::string text) {
 
 // The command being parsed when CLI11 gave up, for the hint.
 std::string help_hint(CLI::App& app) {
-  for (CLI::App* sub : app.get_subcommands()) return "see 'lastmile " + sub->get_name() + " --help'";
-  return "see 'lastmile --help'";
+  std::string words;  // "deploy render": every level parsed so far
+  for (CLI::App* level = &app; !level->get_subcommands().empty();) {
+    level = level->get_subcommands().front();
+    words += " " + level->get_name();
+  }
+  return "see 'lastmile" + words + " --help'";
 }
 
 // Help that starts with the usage line, as man pages and most tools do.

@@ -45,6 +45,16 @@ struct DeployOptions {
 
 fs::path from_cwd(const Context& ctx, const std::string& path) { return ctx.cwd() / path; }
 
+// A directory to write into must not be something else already (a
+// symlink to a directory is a directory).
+void require_directory_or_absent(const fs::path& dir, const std::string& what, const std::string& hint) {
+  std::error_code ec;
+  const auto status = fs::status(dir, ec);
+  if (fs::exists(status) && !fs::is_directory(status)) {
+    throw Error(ExitCode::usage, what + " exists and is not a directory", hint);
+  }
+}
+
 deploy::Catalog catalog(Context& ctx, const DeployOptions& o) {
   std::vector<fs::path> dirs{ctx.project_root() / ".lastmile" / "templates"};
   if (!o.template_dir.empty()) {
@@ -106,7 +116,9 @@ int run_targets(Context& ctx, const DeployOptions& o) {
 }
 
 int run_export(Context& ctx, const DeployOptions& o) {
-  const auto files = deploy::export_templates(from_cwd(ctx, o.export_dir), o.force);
+  const fs::path dir = from_cwd(ctx, o.export_dir);
+  require_directory_or_absent(dir, quote(o.export_dir), "name a directory to write the templates into");
+  const auto files = deploy::export_templates(dir, o.force);
   const Output& out = ctx.out();
   if (out.json()) {
     Json list = Json::array();
@@ -124,11 +136,8 @@ int run_export(Context& ctx, const DeployOptions& o) {
 // --out DIR: a directory (created when missing) this process can write.
 fs::path prepare_out_dir(const Context& ctx, const std::string& out) {
   const fs::path dir = from_cwd(ctx, out);
-  const auto st = lstat_path(dir);
-  if (st && !S_ISDIR(st->st_mode)) {
-    throw Error(ExitCode::usage, "--out " + quote(out) + " exists and is not a directory",
-                "--out names a directory to write the manifests into, or - for stdout");
-  }
+  require_directory_or_absent(dir, "--out " + quote(out),
+                              "--out names a directory to write the manifests into, or - for stdout");
   make_directories(dir);
   if (::access(dir.c_str(), W_OK) != 0) throw system_error(errno, "cannot write manifests into " + quote(out));
   return dir;
@@ -229,6 +238,13 @@ Command deploy_command() {
   return {"deploy", "render deployment manifests pinned to a version's digest; record where it runs",
           [o](CLI::App& sub) {
             sub.require_subcommand(1);
+            sub.footer(
+                "\nExamples:\n"
+                "  lastmile deploy targets\n"
+                "  lastmile deploy render churn@production -t kubernetes --out deploy/prod\n"
+                "  lastmile deploy render churn@production -t kserve --set 'storage_uri=s3://m/{{name}}/{{version}}'\n"
+                "  lastmile deploy record churn@production --env prod-eu --manifest deploy/prod/kubernetes.yaml\n"
+                "\nSettings live under deploy: in lastmile.yaml; see lastmile-deploy(1).");
             o->targets = sub.add_subcommand("targets", "list the deployment targets and their templates");
             o->targets->add_option("--template-dir", o->template_dir, "also read templates from DIR")
                 ->type_name("DIR");

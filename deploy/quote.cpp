@@ -21,7 +21,7 @@ char32_t next_code_point(std::string_view text, std::size_t& i) {
   const unsigned char lead = byte(i);
   if (lead < 0x80) return text[i++];
   const int length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-  char32_t cp = lead & (0x7F >> (length + 1));
+  char32_t cp = lead & (0x7F >> length);  // 0x1F, 0x0F, 0x07: the bits after the length prefix
   for (int k = 1; k < length; ++k) cp = (cp << 6) | (byte(i + k) & 0x3F);
   i += length;
   return cp;

@@ -15,6 +15,11 @@ namespace {
 Json manifest_entries(const std::vector<ManifestFile>& files) {
   Json entries = Json::array();
   for (const auto& file : files) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file.path, ec)) {
+      throw Error(ExitCode::usage, "--manifest " + quote(file.recorded_as) + " is a directory",
+                  "name each manifest file: --manifest DIR/kubernetes.yaml");
+    }
     const std::string bytes = read_file(file.path);
     entries.push_back({{"path", file.recorded_as},
                        {"sha256", Sha256::hex_of(bytes)},

@@ -193,6 +193,7 @@ ManifestContext build_context(sql::Db& db, const ContextRequest& request) {
   Json settings = merge_deploy_settings(request.settings);
   if (!settings.contains("name")) settings["name"] = v.name;
   expand_patterns(settings, context, "deploy");
+  if (settings.contains("model_format")) context["model_format"] = settings["model_format"];
   // Values other targets need in their own units.
   const Json resources = settings.value("resources", Json::object());
   if (resources.contains("cpu")) {

@@ -87,6 +87,26 @@ bool on_comment_line(std::string_view text, std::size_t pos) {
 // In YAML a value is inserted as a whole quoted scalar, so a variable must
 // stand alone: `key: {{x}}`, `{{x}}: value`, `- {{x}}`, `[{{x}}, {{y}}]`.
 // Section and comment tags next to it are not text and do not count.
+bool starts_value(std::string_view text, std::size_t before) {
+  std::size_t i = before;
+  while (i > 0 && text[i - 1] == ' ') --i;
+  if (i == 0 || text[i - 1] == '\n') return true;  // a key, or a value on its own line
+  const char c = text[i - 1];
+  if (c == '[' || c == '{' || c == ',') return true;
+  // "key: " and "- " and "? " need the space they are followed by.
+  return i < before && (c == ':' || c == '-' || c == '?');
+}
+
+bool ends_value(std::string_view text, std::size_t after) {
+  std::size_t i = after;
+  while (i < text.size() && text[i] == ' ') ++i;
+  if (i == text.size() || text[i] == '\n' || text[i] == '\r') return true;
+  const char c = text[i];
+  if (c == ',' || c == ']' || c == '}') return true;
+  if (c == '#') return i > after;  // a comment needs a space before it
+  return c == ':' && i == after;   // a key
+}
+
 void check_whole_values(std::string_view text, const std::vector<Tag>& tags, const std::string& origin) {
   for (std::size_t i = 0; i < tags.size(); ++i) {
     const Tag& tag = tags[i];
@@ -99,9 +119,7 @@ void check_whole_values(std::string_view text, const std::vector<Tag>& tags, con
     for (std::size_t j = i + 1; j < tags.size() && tags[j].begin == after && tags[j].kind != 'v'; ++j) {
       after = tags[j].end;
     }
-    const bool alone_before = before == 0 || std::string_view(" \n[{,").find(text[before - 1]) != std::string_view::npos;
-    const bool alone_after = after == text.size() || std::string_view(" \r\n,]}:").find(text[after]) != std::string_view::npos;
-    if (!alone_before || !alone_after) {
+    if (!starts_value(text, before) || !ends_value(text, after)) {
       throw template_error(origin, tag.line,
                            "{{" + tag.name + "}} is part of a larger value; in a YAML template each "
                            "variable must be a whole value, because it is inserted quoted");
@@ -283,6 +301,10 @@ class CheckedContext : public mu::context<std::string> {
 };
 
 std::string missing_hint(const std::string& name) {
+  if (name == "model_format" || name == "format") {
+    return "the version has no recorded format: set deploy.model_format (e.g. --set model_format=sklearn), "
+           "or register the next version with --format";
+  }
   if (name.rfind("deploy.", 0) == 0) {
     return "set " + name + " in lastmile.yaml, in a --values file, or with --set " + name.substr(7) + "=VALUE";
   }

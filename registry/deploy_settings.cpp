@@ -26,6 +26,7 @@ const std::map<std::string, Field>& schema() {
       {"namespace", {Kind::text}},
       {"image", {Kind::text}},
       {"storage_uri", {Kind::text}},
+      {"model_format", {Kind::text}},
       {"replicas", {Kind::whole, 0, 10000}},
       {"port", {Kind::whole, 1, 65535}},
       {"protocol", {Kind::text}},
@@ -194,14 +195,16 @@ void apply_set(Json& settings, std::string_view assignment) {
   }
   const std::string text(assignment.substr(equals + 1));
   Json value;
-  if (!text.empty() && (text.front() == '[' || text.front() == '{')) {
+  // [a, b] and {k: v} are a list and a mapping; {{name}}... is a pattern.
+  const bool pattern = text.rfind("{{", 0) == 0;
+  if (!text.empty() && (text.front() == '[' || text.front() == '{') && !pattern) {
     try {
       value = parse_yaml(text, "--set " + key);
     } catch (const Error& e) {
       throw Error(ExitCode::usage, e.what(), "quote items holding {{ or , e.g. --set 'command=[serve, \"{{name}}\"]'");
     }
   } else {
-    value = text.empty() ? Json("") : plain_yaml_scalar(text);
+    value = text.empty() || pattern ? Json(text) : plain_yaml_scalar(text);
   }
   Json* node = &settings;
   for (std::size_t i = 0; i + 1 < path.size(); ++i) {

@@ -6,6 +6,7 @@
 //   name, namespace          Kubernetes names (checked when a template uses them)
 //   image                    the server image, ideally pinned by digest
 //   storage_uri              where the server reads the model, e.g. "s3://m/{{name}}/{{version}}"
+//   model_format             the format to serve it as, when the registry's is missing or wrong
 //   replicas, port           whole numbers
 //   protocol, runtime        inference protocol ("v2") and KServe runtime
 //   resources                {cpu, memory, gpu}

@@ -2,8 +2,9 @@
 # The main job end to end on a small generated model, in a throwaway git
 # repository: init -> register -> list/show -> verify -> a retrained version
 # -> history -> checkout -> a policy: a gate fails, a better version passes,
-# is approved, promoted to production and rolled back -> tampering caught by
-# verify.
+# is approved, promoted to production -> manifests for production, recorded
+# as deployed -> a rollback that leaves the cluster behind, flagged by status,
+# and put right -> tampering caught by verify.
 #
 #   scripts/demo.sh [path/to/lastmile]
 #
@@ -78,6 +79,12 @@ stages:
     gates:
       - {metric: auc, no_worse_than: incumbent, tolerance: 0.005}
       - {metric: eval.latency_p95_ms, max: 40}
+# What the registry does not know about running the model.
+deploy:
+  image: ghcr.io/acme/mlserver@sha256:5e2c6f9b6b0d4a3b8f1e0c7d2a9b4e6f8c1d3a5b7e9f0a2c4d6e8f1a3b5c7d9e
+  storage_uri: "s3://models/{{name}}/{{version}}"
+  namespace: growth
+  replicas: 2
 YAML
 run policy check
 
@@ -94,15 +101,34 @@ step "LASTMILE_ACTOR=grace lastmile approve churn@0.2.0 --stage production"
 LASTMILE_ACTOR=grace "$lastmile" approve churn@0.2.0 --stage production --comment "reviewed the eval"
 run promote churn@0.2.0 --to production --reason "weekly release"
 
-# A third version reaches production, misbehaves, and is rolled back.
+# A third version reaches production and is deployed: manifests pinned to
+# its digest, and a record of where it runs.
 write_model model 3
 printf '{"auc": 0.94, "eval": {"loss": 0.2, "latency_p95_ms": 30}}\n' > metrics.json
 run register churn model --metrics metrics.json --owner ada --description "more data"
 run promote churn@0.3.0 --to staging
 LASTMILE_ACTOR=grace "$lastmile" -q approve churn@0.3.0 --stage production
 run promote churn@0.3.0 --to production
+run deploy targets
+run deploy render churn@production --target kubernetes --target kserve --set model_format=sklearn \
+  --out deploy/production
+step "head -30 deploy/production/kubernetes.yaml"
+head -30 deploy/production/kubernetes.yaml
+digest=$("$lastmile" show churn@0.3.0 --json | awk -F'"' '/"digest":/ { print $4; exit }')
+grep -q "lastmile.dev/model-sha256: \"${digest#sha256:}\"" deploy/production/kubernetes.yaml ||
+  fail "the manifest does not carry the production digest"
+run deploy record churn@production --env prod-eu --manifest deploy/production/kubernetes.yaml
+
+# It misbehaves and is rolled back: production moves, the cluster has not yet,
+# and status says so until the manifests for what production holds now are
+# rendered, applied and recorded.
 run rollback churn --stage production --reason "p99 latency spike in the canary"
 run status
+"$lastmile" status --json | grep -q '"stale": true' || fail "status did not flag prod-eu"
+run deploy render churn@production --target kubernetes --out deploy/production
+run deploy record churn@production --env prod-eu --manifest deploy/production/kubernetes.yaml
+run status churn
+"$lastmile" status --json | grep -q '"stale": true' && fail "status still flags prod-eu"
 [ "$("$lastmile" show churn@production --json | awk -F'"' '/"version":/ { print $4; exit }')" = 0.2.0 ] ||
   fail "production does not hold 0.2.0 after the rollback"
 run audit verify
