@@ -93,9 +93,12 @@ std::string yaml_quote(std::string_view raw) {
   return out + "\"";
 }
 
-std::string systemd_quote(std::string_view raw) {
+std::string systemd_quote(std::string_view raw, bool first_word) {
   const std::string text = to_valid_utf8(raw);
-  bool plain = !text.empty();
+  // A leading - @ + : ! on the first word of ExecStart= is a prefix
+  // (ignore failure, argv0, privileges); quoted, it is just text.
+  bool plain = !text.empty() &&
+               !(first_word && std::string_view("-@+:!").find(text.front()) != std::string_view::npos);
   for (const char c : text) {
     plain = plain && (is_alnum(c) || std::string_view("_.,:/@+=-").find(c) != std::string_view::npos);
   }
@@ -137,7 +140,7 @@ std::optional<std::string> encode_value(const Json& value, OutputFormat format) 
     const std::string& text = value.get_ref<const std::string&>();
     switch (format) {
       case OutputFormat::yaml: return yaml_quote(text);
-      case OutputFormat::systemd: return systemd_quote(text);
+      case OutputFormat::systemd: return systemd_quote(text, true);
       case OutputFormat::text: return text;
       case OutputFormat::compose: {
         std::string doubled;
@@ -151,7 +154,10 @@ std::optional<std::string> encode_value(const Json& value, OutputFormat format) 
   if (value.is_array()) {
     std::string out;
     for (const auto& item : value) {
-      const auto encoded = encode_value(item, format);
+      // After the first word, a leading - is an option, not a prefix.
+      const auto encoded = format == OutputFormat::systemd && !out.empty() && item.is_string()
+                               ? std::optional(systemd_quote(item.get_ref<const std::string&>(), false))
+                               : encode_value(item, format);
       if (!encoded) return std::nullopt;
       out += (out.empty() ? "" : yaml ? ", " : " ") + *encoded;
     }

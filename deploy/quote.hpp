@@ -29,8 +29,10 @@ std::string yaml_quote(std::string_view text);
 
 // One word of a systemd unit setting: as it is when it holds only
 // characters systemd never interprets, else double-quoted with C escapes;
-// % and $ are doubled so specifiers and variables are not expanded.
-std::string systemd_quote(std::string_view text);
+// % and $ are doubled so specifiers and variables are not expanded. A
+// `first_word` starting with a prefix ExecStart= would read (- @ + : !) is
+// quoted too.
+std::string systemd_quote(std::string_view text, bool first_word = true);
 
 // A number as YAML 1.1 and 1.2 both read it: "0.5", "3", "1.0e-05".
 std::string number_text(const Json& number);

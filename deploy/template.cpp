@@ -71,6 +71,10 @@ std::vector<Tag> scan_tags(std::string_view text, const std::string& origin, int
     }
     tag.name = trimmed(contents);
     if (tag.kind != '!' && tag.name.empty()) throw template_error(origin, line, "a tag has no name");
+    // The renderer marks section names with '?'; a name cannot start with one.
+    if (tag.kind != '!' && tag.name.front() == '?') {
+      throw template_error(origin, line, "a tag name cannot start with '?': {{" + tag.name + "}}");
+    }
     tags.push_back(std::move(tag));
     pos = tags.back().end;
   }
@@ -86,15 +90,16 @@ bool on_comment_line(std::string_view text, std::size_t pos) {
 
 // In YAML a value is inserted as a whole quoted scalar, so a variable must
 // stand alone: `key: {{x}}`, `{{x}}: value`, `- {{x}}`, `[{{x}}, {{y}}]`.
-// Section and comment tags next to it are not text and do not count.
-bool starts_value(std::string_view text, std::size_t before) {
-  std::size_t i = before;
+// The check reads a skeleton of the template: section and comment tags
+// removed (they render no text) and each variable one \x01.
+bool starts_value(std::string_view text, std::size_t at) {
+  std::size_t i = at;
   while (i > 0 && text[i - 1] == ' ') --i;
   if (i == 0 || text[i - 1] == '\n') return true;  // a key, or a value on its own line
   const char c = text[i - 1];
   if (c == '[' || c == '{' || c == ',') return true;
   // "key: " and "- " and "? " need the space they are followed by.
-  return i < before && (c == ':' || c == '-' || c == '?');
+  return i < at && (c == ':' || c == '-' || c == '?');
 }
 
 bool ends_value(std::string_view text, std::size_t after) {
@@ -108,20 +113,22 @@ bool ends_value(std::string_view text, std::size_t after) {
 }
 
 void check_whole_values(std::string_view text, const std::vector<Tag>& tags, const std::string& origin) {
-  for (std::size_t i = 0; i < tags.size(); ++i) {
-    const Tag& tag = tags[i];
-    if (tag.kind != 'v' || on_comment_line(text, tag.begin)) continue;
-    std::size_t before = tag.begin;
-    for (std::size_t j = i; j > 0 && tags[j - 1].end == before && tags[j - 1].kind != 'v'; --j) {
-      before = tags[j - 1].begin;
+  std::string skeleton;
+  std::vector<std::pair<std::size_t, const Tag*>> variables;  // position in skeleton, tag
+  std::size_t copied = 0;
+  for (const Tag& tag : tags) {
+    skeleton.append(text, copied, tag.begin - copied);
+    if (tag.kind == 'v' && !on_comment_line(text, tag.begin)) {
+      variables.emplace_back(skeleton.size(), &tag);
+      skeleton += '\x01';
     }
-    std::size_t after = tag.end;
-    for (std::size_t j = i + 1; j < tags.size() && tags[j].begin == after && tags[j].kind != 'v'; ++j) {
-      after = tags[j].end;
-    }
-    if (!starts_value(text, before) || !ends_value(text, after)) {
-      throw template_error(origin, tag.line,
-                           "{{" + tag.name + "}} is part of a larger value; in a YAML template each "
+    copied = tag.end;
+  }
+  skeleton.append(text, copied, std::string_view::npos);
+  for (const auto& [at, tag] : variables) {
+    if (!starts_value(skeleton, at) || !ends_value(skeleton, at + 1)) {
+      throw template_error(origin, tag->line,
+                           "{{" + tag->name + "}} is part of a larger value; in a YAML template each "
                            "variable must be a whole value, because it is inserted quoted");
     }
   }

@@ -195,9 +195,10 @@ void apply_set(Json& settings, std::string_view assignment) {
   }
   const std::string text(assignment.substr(equals + 1));
   Json value;
-  // [a, b] and {k: v} are a list and a mapping; {{name}}... is a pattern.
+  // [a, b] and {k: v} are a list and a mapping, "a b" and 'a b' quoted
+  // text; {{name}}... is a pattern.
   const bool pattern = text.rfind("{{", 0) == 0;
-  if (!text.empty() && (text.front() == '[' || text.front() == '{') && !pattern) {
+  if (!text.empty() && std::string_view("[{\"'").find(text.front()) != std::string_view::npos && !pattern) {
     try {
       value = parse_yaml(text, "--set " + key);
     } catch (const Error& e) {

@@ -72,7 +72,7 @@ main() {
   say "registry: $versions versions, $(du -sh "$reg" | cut -f1)"
   local lm=("$LASTMILE" --registry "$reg")
   "${lm[@]}" list "$MODEL" >/dev/null  # warm the page cache
-  local startup list show lineage diff history status status_at gate
+  local startup list show lineage diff history status status_at gate render
   startup=$(median_ms "$LASTMILE" --version)
   list=$(median_ms "${lm[@]}" list "$MODEL")
   show=$(median_ms "${lm[@]}" show "$MODEL")
@@ -83,6 +83,11 @@ main() {
   local middle
   middle=$("${lm[@]}" audit "$MODEL" --json | awk -F'"' '/"time":/ { t[++n] = $4 } END { print t[int(n / 2)] }')
   status_at=$(median_ms "${lm[@]}" status "$MODEL" --at "$middle")
+  # All five targets for what production holds, in one process.
+  render=$(median_ms "${lm[@]}" deploy render "$MODEL@production" -t kubernetes -t kserve -t seldon \
+    -t compose -t systemd --set name=model-500 --set model_format=onnx \
+    --set image=ghcr.io/acme/server@sha256:5e2c6f9b6b0d4a3b8f1e0c7d2a9b4e6f8c1d3a5b7e9f0a2c4d6e8f1a3b5c7d9e \
+    --set 'storage_uri=s3://models/{{name}}/{{version}}' --set 'command=[/usr/bin/serve]')
 
   # Registration: on this registry (from a copy, to leave it as generated),
   # and on an empty one.
@@ -110,6 +115,7 @@ main() {
   row "history $MODEL" "$history" "<= 10 ms" "$(verdict "$history" 10)"
   row "status $MODEL" "$status" "<= 10 ms" "$(verdict "$status" 10)"
   row "status $MODEL --at (mid-history)" "$status_at" "<= 10 ms" "$(verdict "$status_at" 10)"
+  row "deploy render $MODEL@production, all five targets" "$render" "<= 20 ms" "$(verdict "$render" 20)"
   row "gate $MODEL@0.100.0 --stage production (records an event)" "$gate" "<= 50 ms" "$(verdict "$gate" 50)"
   row "register one more version (empty registry)" "$small" "" "info"
   row "register one more version (this registry)" "$big" "<= 1.5x empty" \
