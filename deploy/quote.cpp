@@ -134,8 +134,39 @@ std::string number_text(const Json& number) {
   return text;
 }
 
+namespace {
+
+// In a unit file: nothing systemd would expand or read as a prefix.
+std::string unit_word_problem(const std::string& text, bool first_word) {
+  if (text.find('$') != std::string::npos) {
+    return quote(text) + " holds a $, which systemd expands in ExecStart= but not in Environment=";
+  }
+  if (first_word && (text == ";" || (!text.empty() && std::string_view("-@+:!").find(text.front()) != std::string_view::npos))) {
+    return quote(text) + " starts with " + quote(text.substr(0, 1)) + ", which ExecStart= reads as a prefix";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string encoding_problem(const Json& value, OutputFormat format) {
+  if (format != OutputFormat::systemd) return "";
+  if (value.is_object()) return "a mapping cannot be written into a unit file";
+  if (value.is_string()) return unit_word_problem(value.get<std::string>(), true);
+  if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const Json& item = value[i];
+      const std::string p = item.is_string() ? unit_word_problem(item.get<std::string>(), i == 0)
+                                             : encoding_problem(item, format);
+      if (!p.empty()) return p;
+    }
+  }
+  return "";
+}
+
 std::optional<std::string> encode_value(const Json& value, OutputFormat format) {
   const bool yaml = format == OutputFormat::yaml || format == OutputFormat::compose;
+  if (format == OutputFormat::systemd && !encoding_problem(value, format).empty()) return std::nullopt;
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
     switch (format) {

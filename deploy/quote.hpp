@@ -39,9 +39,15 @@ std::string number_text(const Json& number);
 
 // `value` written for `format`: text quoted, numbers and booleans bare, a
 // list as a flow sequence (YAML) or as words (systemd), a mapping as a flow
-// mapping (YAML). nullopt when the format cannot hold the value (a mapping
-// in a unit file) or the value is null.
+// mapping (YAML). nullopt when the format cannot hold the value (see
+// encoding_problem) or the value is null.
 std::optional<std::string> encode_value(const Json& value, OutputFormat format);
+
+// Why encode_value cannot write `value` for `format` ("" when it can): a
+// mapping in a unit file; in a unit file, a $ (expanded in ExecStart= but
+// not in Environment=, so no one spelling is right for both) or a first
+// word ExecStart= would read as a prefix (- @ + : ! or ;).
+std::string encoding_problem(const Json& value, OutputFormat format);
 
 // Kubernetes name rules. Each returns "" when `name` is valid, else why not.
 // DNS-1035 label (Service names): a-z, 0-9 and '-', a letter first, an

@@ -3,6 +3,7 @@
 #include <kainjow/mustache.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 #include <vector>
@@ -55,6 +56,8 @@ std::vector<Tag> scan_tags(std::string_view text, const std::string& origin, int
     if (stop == std::string_view::npos) throw template_error(origin, line, "a tag opened with {{ is never closed");
     tag.end = stop + close.size();
     std::string_view contents = text.substr(pos + (triple ? 3 : 2), stop - pos - (triple ? 3 : 2));
+    // kainjow reads the sigil after leading spaces: "{{ #x }}" is a section.
+    while (!contents.empty() && (contents.front() == ' ' || contents.front() == '\t')) contents.remove_prefix(1);
     const char first = contents.empty() ? 'v' : contents.front();
     if (triple || first == '&') {
       tag.kind = 'v';
@@ -92,14 +95,50 @@ bool on_comment_line(std::string_view text, std::size_t pos) {
 // stand alone: `key: {{x}}`, `{{x}}: value`, `- {{x}}`, `[{{x}}, {{y}}]`.
 // The check reads a skeleton of the template: section and comment tags
 // removed (they render no text) and each variable one \x01.
+// How deep in [ ] and { } the skeleton is at `at`, counting from the start
+// of its line (flow collections in templates stay on one line).
+int flow_depth(std::string_view text, std::size_t at) {
+  const std::size_t newline = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
+  int depth = 0;
+  bool quoted = false;
+  for (std::size_t i = newline == std::string_view::npos ? 0 : newline + 1; i < at; ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '\\') ++i;
+      else if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return depth;
+}
+
+// Whether only "- " sequence entries stand between the start of the line
+// and `i`: "- {{x}}" and "- - {{x}}", not "img - {{x}}".
+bool only_entries_before(std::string_view text, std::size_t i) {
+  while (i > 0 && text[i - 1] != '\n') {
+    const char c = text[i - 1];
+    if (c != ' ' && c != '-' && c != '?') return false;
+    if ((c == '-' || c == '?') && (i >= 2 && text[i - 2] != ' ' && text[i - 2] != '\n')) return false;
+    --i;
+  }
+  return true;
+}
+
 bool starts_value(std::string_view text, std::size_t at) {
   std::size_t i = at;
   while (i > 0 && text[i - 1] == ' ') --i;
   if (i == 0 || text[i - 1] == '\n') return true;  // a key, or a value on its own line
   const char c = text[i - 1];
-  if (c == '[' || c == '{' || c == ',') return true;
-  // "key: " and "- " and "? " need the space they are followed by.
-  return i < at && (c == ':' || c == '-' || c == '?');
+  if (c == '[' || c == '{') return true;
+  if (c == ',') return flow_depth(text, i) > 0;  // in block context a comma is text
+  if (i == at) return false;                      // "key:{{x}}", "a-{{x}}"
+  if (c == ':') return true;                      // "key: {{x}}"
+  return (c == '-' || c == '?') && only_entries_before(text, i);
 }
 
 bool ends_value(std::string_view text, std::size_t after) {
@@ -218,9 +257,9 @@ class Values {
   // What a variable tag inserts for `node`; nullptr when the format cannot
   // hold it.
   const Data* as_variable(const Data* node) const {
-    if (node->is_string()) return node;
     const auto it = m_encoded.find(node);
-    return it == m_encoded.end() || !it->second ? nullptr : &*it->second;
+    if (it != m_encoded.end()) return it->second ? &*it->second : nullptr;
+    return node->is_string() ? node : nullptr;
   }
 
  private:
@@ -245,7 +284,8 @@ class Values {
 
   void index(const Json& value, const Data* node) {
     m_raw[node] = &value;
-    if (!node->is_string()) m_encoded[node] = encoded(value);
+    // Text the format cannot hold was stored empty by build(); mark it.
+    if (!node->is_string() || !encode_value(value, m_format)) m_encoded[node] = encoded(value);
     if (value.is_object()) {
       for (const auto& [key, item] : value.items()) {
         if (!item.is_null()) index(item, node->get(key));
@@ -273,15 +313,32 @@ class Values {
 struct Lookups {
   std::vector<std::string> missing;
   std::vector<std::pair<std::string, std::string>> refused;  // name, reason
-  std::vector<std::string> unencodable;
+  std::vector<std::pair<std::string, const Json*>> unencodable;  // name, value
 };
 
 // Resolves names the Mustache way, and notes what a variable tag asks for
 // that has no value, that a check refuses, or that the format cannot hold.
 class CheckedContext : public mu::context<std::string> {
  public:
-  CheckedContext(const Values& values, const std::map<std::string, ValueCheck>& checks, Lookups& lookups)
-      : mu::context<std::string>(&values.root()), m_values(values), m_checks(checks), m_lookups(lookups) {}
+  // `checks` apply to the values at those dotted paths of the context, however
+  // a template reaches them ({{deploy.name}}, or {{name}} inside {{#deploy}}).
+  CheckedContext(const Values& values, const Json& tree, const std::map<std::string, ValueCheck>& checks,
+                 Lookups& lookups)
+      : mu::context<std::string>(&values.root()), m_values(values), m_lookups(lookups) {
+    for (const auto& [path, check] : checks) {
+      const Json* node = &tree;
+      std::size_t start = 0;
+      while (node && start <= path.size()) {
+        const std::size_t dot = std::min(path.find('.', start), path.size());
+        const std::string key = path.substr(start, dot - start);
+        node = node->is_object() && node->contains(key) ? &(*node)[key] : nullptr;
+        start = dot + 1;
+      }
+      if (node) m_checks.emplace(node, std::make_pair(path, check));
+    }
+  }
+
+  const Data* get_partial(const std::string&) const override { return nullptr; }
 
   const Data* get(const std::string& name) const override {
     if (!name.empty() && name.front() == '?') return mu::context<std::string>::get(name.substr(1));
@@ -290,20 +347,20 @@ class CheckedContext : public mu::context<std::string> {
       m_lookups.missing.push_back(name);
       return nullptr;
     }
-    if (const auto check = m_checks.find(name); check != m_checks.end()) {
-      if (const Json* raw = m_values.raw(found)) {
-        const std::string reason = check->second(*raw);
-        if (!reason.empty()) m_lookups.refused.emplace_back(name, reason);
+    if (const Json* raw = m_values.raw(found)) {
+      if (const auto check = m_checks.find(raw); check != m_checks.end()) {
+        const std::string reason = check->second.second(*raw);
+        if (!reason.empty()) m_lookups.refused.emplace_back(check->second.first, reason);
       }
     }
     const Data* value = m_values.as_variable(found);
-    if (!value) m_lookups.unencodable.push_back(name);
+    if (!value) m_lookups.unencodable.emplace_back(name, m_values.raw(found));
     return value;
   }
 
  private:
   const Values& m_values;
-  const std::map<std::string, ValueCheck>& m_checks;
+  std::map<const Json*, std::pair<std::string, ValueCheck>> m_checks;
   Lookups& m_lookups;
 };
 
@@ -326,7 +383,7 @@ std::string render_body(const std::string& body, const Json& context, OutputForm
   engine.set_custom_escape([](const std::string& s) { return s; });
   const Values values(context, format);
   Lookups lookups;
-  CheckedContext ctx(values, checks, lookups);
+  CheckedContext ctx(values, context, checks, lookups);
   std::ostringstream out;
   engine.render(ctx, out);
   if (!engine.is_valid()) throw Error(ExitCode::data, what + ": " + engine.error_message());
@@ -342,9 +399,18 @@ std::string render_body(const std::string& body, const Json& context, OutputForm
                     : "a template can use only values its target accepts");
   }
   if (!lookups.unencodable.empty()) {
-    throw Error(ExitCode::data, what + " inserts {{" + lookups.unencodable.front() + "}}, which " +
-                                    format_name(format) + " output cannot hold as one value",
-                "insert its fields one by one, or iterate it with a section");
+    const auto& [name, raw] = lookups.unencodable.front();
+    const std::string reason = raw ? encoding_problem(*raw, format) : "";
+    const auto holds_mapping = [](const Json& v) {
+      return v.is_object() || (v.is_array() && std::any_of(v.begin(), v.end(), [](const Json& i) { return i.is_object(); }));
+    };
+    if (raw && holds_mapping(*raw)) {
+      throw Error(ExitCode::data, what + " inserts {{" + name + "}}, which " + format_name(format) +
+                                      " output cannot hold as one value: " + reason,
+                  "insert its fields one by one, or iterate it with a section");
+    }
+    throw Error(ExitCode::usage, what + " cannot insert {{" + name + "}}: " + reason,
+                "change the value; it cannot be written safely into this file");
   }
   return out.str();
 }

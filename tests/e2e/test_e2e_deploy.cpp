@@ -454,11 +454,20 @@ TEST_CASE("text from the registry stays one value: no key, document or setting i
   // The unit file does not use the description, but a command word with the
   // same characters stays one word and one line.
   const RunResult unit = ok(sb, {"deploy", "render", "fraud-model@1.1.0", "-t", "systemd", "--set",
-                                 "command=[serve, \"a b\", \"100%\", \"$HOME\", \"x\\n[Service]\\nUser=root\"]"});
+                                 "command=[serve, \"a b\", \"100%\", \"x\\n[Service]\\nUser=root\"]"});
   const std::vector<std::string> lines = lines_of(unit.out);
   CHECK(count_of(lines, "[Service]") == 1);
   CHECK(count_of(lines, "User=root") == 0);
-  CHECK(count_of(lines, "ExecStart=serve \"a b\" \"100%%\" \"$$HOME\" \"x\\n[Service]\\nUser=root\"") == 1);
+  CHECK(count_of(lines, "ExecStart=serve \"a b\" \"100%%\" \"x\\n[Service]\\nUser=root\"") == 1);
+  // systemd expands $ in ExecStart= and not in Environment=: no spelling is
+  // right for both, so a $ is refused; so is a first word it reads as a prefix.
+  for (const char* command : {"command=[serve, \"$HOME\"]", "command=[-/usr/bin/serve]", "command=[\";\"]"}) {
+    INFO(command);
+    const RunResult r = sb.run({"deploy", "render", "fraud-model@1.1.0", "-t", "systemd", "--set", command});
+    CHECK(r.rc == 64);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::Contains("cannot insert {{deploy.command}}"));
+  }
 }
 
 TEST_CASE("non-ASCII text in a description reads back unchanged from every YAML target", "[e2e][deploy]") {

@@ -235,8 +235,13 @@ TEST_CASE("systemd_quote keeps a first word from reading as an ExecStart= prefix
     CHECK(systemd_quote(word) == "\"" + std::string(word) + "\"");
     if (word[0] != '!') CHECK(systemd_quote(word, false) == word);  // ! is never plain
   }
-  CHECK(encode_value(Json::array({"-/bin/x", "-v"}), OutputFormat::systemd) ==
-        std::optional<std::string>("\"-/bin/x\" -v"));
+  // Quoting does not stop systemd reading the prefix: encode_value refuses it.
+  CHECK_FALSE(encode_value(Json::array({"-/bin/x", "-v"}), OutputFormat::systemd));
+  CHECK(encode_value(Json::array({"/bin/x", "-v"}), OutputFormat::systemd) == std::optional<std::string>("/bin/x -v"));
+  CHECK_FALSE(encode_value(Json("$HOME"), OutputFormat::systemd));
+  CHECK_FALSE(encode_value(Json::array({";"}), OutputFormat::systemd));
+  CHECK_THAT(encoding_problem(Json("a$b"), OutputFormat::systemd), Catch::Contains("$"));
+  CHECK(encoding_problem(Json("a$b"), OutputFormat::yaml).empty());
   CHECK(systemd_quote("s3://bucket/churn/1.2.0") == "s3://bucket/churn/1.2.0");
 }
 
@@ -788,13 +793,13 @@ TEST_CASE("a systemd template quotes values and keeps each on its line", "[deplo
       "MemoryMax={{mem}}\n");
   CHECK(t.description == "a unit");
   const Json ctx = {{"cmd", {"/usr/bin/serve", "--name", "a b", "100%"}},
-                    {"name", "x\nExecStartPre=/bin/evil $HOME"},
+                    {"name", "x\nExecStartPre=/bin/evil %h"},
                     {"mem", 1024}};
   CHECK(render_template(t, ctx) ==
-        "# comment \"x\\nExecStartPre=/bin/evil $$HOME\"\n"
+        "# comment \"x\\nExecStartPre=/bin/evil %%h\"\n"
         "[Service]\n"
         "ExecStart=/usr/bin/serve --name \"a b\" \"100%%\"\n"
-        "Environment=NAME=\"x\\nExecStartPre=/bin/evil $$HOME\"\n"
+        "Environment=NAME=\"x\\nExecStartPre=/bin/evil %%h\"\n"
         "; another comment\n"
         "\n"
         "MemoryMax=1024\n");
