@@ -133,13 +133,26 @@ int run_export(Context& ctx, const DeployOptions& o) {
   return 0;
 }
 
-// --out DIR: a directory (created when missing) this process can write.
-fs::path prepare_out_dir(const Context& ctx, const std::string& out) {
-  const fs::path dir = from_cwd(ctx, out);
+// --out DIR: a directory (created when missing) this process can write,
+// where no file to be written is a directory. Checked on the nearest part
+// that exists before anything is created, so a refusal leaves nothing.
+fs::path prepare_out_dir(const Context& ctx, const std::string& out, const std::vector<deploy::RenderedFile>& files) {
+  const fs::path dir = from_cwd(ctx, out).lexically_normal();
   require_directory_or_absent(dir, "--out " + quote(out),
                               "--out names a directory to write the manifests into, or - for stdout");
+  fs::path existing = dir;
+  std::error_code ec;
+  while (!fs::exists(existing, ec) && existing.has_parent_path() && existing != existing.parent_path()) {
+    existing = existing.parent_path();
+  }
+  if (::access(existing.c_str(), W_OK) != 0) throw system_error(errno, "cannot write manifests into " + quote(out));
+  for (const auto& f : files) {
+    if (fs::is_directory(dir / f.file_name, ec)) {
+      throw Error(ExitCode::usage, quote((fs::path(out) / f.file_name).string()) + " is a directory",
+                  "remove it, or choose another --out");
+    }
+  }
   make_directories(dir);
-  if (::access(dir.c_str(), W_OK) != 0) throw system_error(errno, "cannot write manifests into " + quote(out));
   return dir;
 }
 
@@ -154,7 +167,7 @@ int run_render(Context& ctx, const DeployOptions& o) {
   const deploy::ManifestContext mc = context_for(ctx, o);
   const auto files = deploy::render_targets(c, o.target_names, mc.context);
   // Everything rendered before anything is written: an error leaves no file.
-  const fs::path dir = to_stdout ? fs::path() : prepare_out_dir(ctx, o.out);
+  const fs::path dir = to_stdout ? fs::path() : prepare_out_dir(ctx, o.out, files);
   const Output& out = ctx.out();
   Json list = Json::array();
   std::string stream;
@@ -207,6 +220,7 @@ int run_record(Context& ctx, const DeployOptions& o) {
   const Policy& policy = o.stage.empty() ? ctx.policy().policy : ctx.valid_policy();
   const deploy::RecordResult r = deploy::record_deployment(ctx.registry(), policy, request);
   const Output& out = ctx.out();
+  for (const auto& w : r.warnings) out.warn(w);
   const Deployment& d = r.deployment;
   if (out.json()) {
     Json doc = deploy::deployment_json(d);

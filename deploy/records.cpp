@@ -67,6 +67,13 @@ RecordResult record_deployment(Registry& registry, const Policy& policy, const R
   apply_event(db, event);
   result.deployment = *current_in(db, v.name, request.environment);
   txn.commit();
+  const std::string hex = v.digest.substr(v.digest.find(':') + 1);
+  for (const auto& file : request.manifests) {
+    if (read_file(file.path).find(hex) == std::string::npos) {
+      result.warnings.push_back(quote(file.recorded_as) + " does not name " + v.ref() + "'s digest " +
+                                v.digest.substr(0, 19) + "...; was it rendered for another version?");
+    }
+  }
   return result;
 }
 

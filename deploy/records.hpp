@@ -31,6 +31,9 @@ struct RecordRequest {
 struct RecordResult {
   Deployment deployment;
   std::optional<Deployment> before;  // what the environment ran until now
+  // A manifest that does not name the version's digest: rendered for
+  // another version, perhaps, if the stage moved between render and record.
+  std::vector<std::string> warnings;
 };
 
 // The stage is --stage, else the one the reference names (fraud@production),

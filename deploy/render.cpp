@@ -30,7 +30,8 @@ Json read_values_file(const std::filesystem::path& path) {
     throw Error(ExitCode::data, quote(path.string()) + " must be a mapping of deploy settings",
                 "e.g. 'replicas: 3' or 'resources: {memory: 4Gi}'");
   }
-  if (auto problems = normalise_deploy_settings(values); !problems.empty()) {
+  Json checked = values;  // checked as given; the nulls stay, to remove settings in the merge
+  if (auto problems = normalise_deploy_settings(checked); !problems.empty()) {
     throw Error(ExitCode::data, path.string() + ": " + problems_text(problems));
   }
   return values;
@@ -130,6 +131,31 @@ const std::map<std::string, ValueCheck>& kubernetes_checks() {
   return checks;
 }
 
+// Compose service names: letters, digits, '.', '_' and '-'.
+std::string compose_name_problem(std::string_view name) {
+  if (name.empty()) return "it is empty";
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return "it holds " + quote(std::string(1, c)) + "; only letters, digits, '.', '_' and '-' are allowed";
+  }
+  return "";
+}
+
+// YAML manifests are for Kubernetes and its operators; a compose file has
+// its own name rule; a unit file none.
+const std::map<std::string, ValueCheck>& checks_for(OutputFormat format) {
+  static const std::map<std::string, ValueCheck> none;
+  static const std::map<std::string, ValueCheck> compose = {
+      {"deploy.name", [](const Json& v) {
+         const std::string p = problem_or_empty(v, compose_name_problem);
+         return p.empty() ? p : p + " (a compose service name)";
+       }}};
+  if (format == OutputFormat::yaml) return kubernetes_checks();
+  if (format == OutputFormat::compose) return compose;
+  return none;
+}
+
 }  // namespace
 
 std::string serving_format(const std::string& format) {
@@ -140,22 +166,20 @@ std::string serving_format(const std::string& format) {
 
 std::optional<double> cpu_cores(const std::string& quantity) {
   std::string_view text = quantity;
-  double scale = 1;
-  if (!text.empty() && text.back() == 'm') {
-    scale = 0.001;
-    text.remove_suffix(1);
-  }
+  const bool milli = !text.empty() && text.back() == 'm';
+  if (milli) text.remove_suffix(1);
   double value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !(value > 0)) return std::nullopt;
-  return value * scale;
+  return milli ? value / 1000 : value;  // 700m is 0.7, not 0.7000000000000001
 }
 
 std::optional<std::uint64_t> memory_bytes(const std::string& quantity) {
   static const std::pair<std::string_view, double> k_units[] = {
       {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+      {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
       {"k", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12},
-      {"", 1}};
+      {"P", 1e15},    {"E", 1e18},       {"", 1}};
   for (const auto& [unit, factor] : k_units) {
     if (quantity.size() <= unit.size() || quantity.compare(quantity.size() - unit.size(), unit.size(), unit) != 0) {
       continue;
@@ -170,6 +194,48 @@ std::optional<std::uint64_t> memory_bytes(const std::string& quantity) {
   }
   return std::nullopt;
 }
+
+namespace {
+
+// Resources in the units other targets want: cpu_cores, memory_bytes (text:
+// compose and systemd take it as is) and compose_resources, the whole
+// deploy.resources mapping of a compose service. A quantity that does not
+// parse is refused here rather than dropped from some targets.
+void add_resource_forms(Json& context, Json& settings) {
+  if (!settings.contains("resources")) return;
+  Json& resources = settings["resources"];
+  if (resources.value("gpu", 0) == 0) resources.erase("gpu");  // gpu: 0 asks for none
+  Json limits = Json::object();
+  if (resources.contains("cpu")) {
+    const std::string cpu = resources["cpu"].get<std::string>();
+    const auto cores = cpu_cores(cpu);
+    if (!cores) {
+      throw Error(ExitCode::usage, "deploy.resources.cpu " + quote(cpu) + " is not a CPU quantity",
+                  "use cores or millicores, e.g. 2, 0.5 or 500m");
+    }
+    context["cpu_cores"] = *cores;
+    limits["cpus"] = *cores;
+  }
+  if (resources.contains("memory")) {
+    const std::string memory = resources["memory"].get<std::string>();
+    const auto bytes = memory_bytes(memory);
+    if (!bytes) {
+      throw Error(ExitCode::usage, "deploy.resources.memory " + quote(memory) + " is not a memory quantity",
+                  "use bytes with a suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. 512Mi or 4Gi");
+    }
+    context["memory_bytes"] = std::to_string(*bytes);
+    limits["memory"] = std::to_string(*bytes);
+  }
+  Json compose = Json::object();
+  if (!limits.empty()) compose["limits"] = limits;
+  if (resources.contains("gpu")) {
+    compose["reservations"] = {
+        {"devices", Json::array({{{"capabilities", Json::array({"gpu"})}, {"count", resources["gpu"]}}})}};
+  }
+  if (!compose.empty()) context["compose_resources"] = compose;
+}
+
+}  // namespace
 
 Json merge_deploy_settings(const SettingsSources& sources) {
   Json settings = merge_settings(default_deploy_settings(), sources.policy);
@@ -194,14 +260,7 @@ ManifestContext build_context(sql::Db& db, const ContextRequest& request) {
   if (!settings.contains("name")) settings["name"] = v.name;
   expand_patterns(settings, context, "deploy");
   if (settings.contains("model_format")) context["model_format"] = settings["model_format"];
-  // Values other targets need in their own units.
-  const Json resources = settings.value("resources", Json::object());
-  if (resources.contains("cpu")) {
-    if (auto cores = cpu_cores(resources["cpu"].get<std::string>())) context["cpu_cores"] = *cores;
-  }
-  if (resources.contains("memory")) {
-    if (auto bytes = memory_bytes(resources["memory"].get<std::string>())) context["memory_bytes"] = *bytes;
-  }
+  add_resource_forms(context, settings);
   if (settings.contains("port")) {
     const std::string base = "http://localhost:" + std::to_string(settings["port"].get<int>());
     Json urls = Json::object();
@@ -222,7 +281,7 @@ std::vector<RenderedFile> render_targets(const Catalog& catalog, const std::vect
   for (const auto& target : targets) chosen.push_back(&catalog.find(target));  // every name checked first
   std::vector<RenderedFile> files;
   for (const Template* t : chosen) {
-    RenderedFile f{t->target, t->file_name, render_template(*t, context, kubernetes_checks()), ""};
+    RenderedFile f{t->target, t->file_name, render_template(*t, context, checks_for(t->format)), ""};
     f.sha256 = Sha256::hex_of(f.text);
     files.push_back(std::move(f));
   }

@@ -533,7 +533,9 @@ static void parse_deploy(Checker& c, const YAML::Node& node, Policy& policy, con
     c.problem(node, e.what());
     return;
   }
-  for (const auto& problem : normalise_deploy_settings(settings)) {
+  // Checked as written; kept with its nulls, which remove a default.
+  Json checked = settings;
+  for (const auto& problem : normalise_deploy_settings(checked)) {
     // reset() rebinds; operator= would write into the tree.
     YAML::Node at;
     at.reset(node);

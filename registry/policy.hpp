@@ -54,8 +54,8 @@ struct Policy {
   std::vector<StageSpec> stages;
   std::filesystem::path path;  // empty for the built-in default
   bool from_file = false;
-  // The `deploy:` settings as written (checked and normalised; defaults
-  // are not filled in): see registry/deploy_settings.hpp.
+  // The `deploy:` settings as written (checked, not normalised: a null
+  // removes a default when merged): see registry/deploy_settings.hpp.
   Json deploy = Json::object();
 
   const StageSpec* stage(const std::string& name) const;

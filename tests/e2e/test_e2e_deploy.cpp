@@ -573,8 +573,11 @@ TEST_CASE("deploy render refusals exit with their code, say why and write nothin
 
   {
     INFO("a deploy.name Kubernetes would refuse is a usage error");
-    refused(sb, with({"-t", "compose", "--set", "image=x", "--set", "name=Fraud_Model", "--out", "out"}), 64,
-            {"{{deploy.name}}", "'Fraud_Model' is not a valid name"}, out);
+    // Compose has its own rule: Fraud_Model is a service name, team/fraud is not.
+    refused(sb, with({"-t", "compose", "--set", "image=x", "--set", "name=team/fraud", "--out", "out"}), 64,
+            {"{{deploy.name}}", "'team/fraud' is not a valid name", "compose service name"}, out);
+    CHECK(ok(sb, with({"-t", "compose", "--set", "image=x", "--set", "name=Fraud_Model"})).out.find("\"Fraud_Model\":") !=
+          std::string::npos);
     refused(sb, with({"-t", "kserve", "--set", "storage_uri=s3://m", "--set", "name=9lives"}), 64,
             {"'9lives'", "must start with a letter"});
     refused(sb, with({"-t", "kubernetes", "--set", "image=x", "--set", "namespace=Prod"}), 64,
@@ -926,4 +929,64 @@ TEST_CASE("a --set value may be a pattern that starts with {{", "[e2e][deploy]")
   const Json c = r.json();
   CHECK(c["deploy"]["name"] == "fraud-model-svc");
   CHECK(c["deploy"]["storage_uri"] == "fraud-model/1.4.0");
+}
+
+TEST_CASE("resources, nulls and records: what the targets need in their own units", "[e2e][deploy]") {
+  Sandbox sb;
+  setup(sb, k_deploy + "  namespace: team-a\n  resources: {cpu: 700m, memory: 2Gi, gpu: 0}\n");
+  const std::vector<std::string> render{"deploy", "render", "fraud-model@1.4.0"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = render;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  {
+    INFO("compose gets resources as the Compose Specification types them; gpu: 0 asks for none");
+    const Json docs = parse_yaml(sb, ok(sb, with({"-t", "compose"})).out);
+    const Json& service = docs[0]["services"]["fraud-model"];
+    CHECK(service["deploy"]["resources"]["limits"]["memory"] == "2147483648");
+    CHECK(service["deploy"]["resources"]["limits"]["cpus"] == 0.7);
+    CHECK_FALSE(service["deploy"]["resources"].contains("reservations"));
+    const Json k8s = parse_yaml(sb, ok(sb, with({"-t", "kubernetes"})).out);
+    const Json& container = k8s[0]["spec"]["template"]["spec"]["containers"][0];
+    CHECK_FALSE(container["resources"]["limits"].contains("nvidia.com/gpu"));
+    CHECK(container["resources"]["requests"]["cpu"] == "700m");
+  }
+  {
+    INFO("without resources, compose has no resources key at all");
+    const Json docs = parse_yaml(sb, ok(sb, with({"-t", "compose", "--set", "resources=null"})).out);
+    CHECK_FALSE(docs[0]["services"]["fraud-model"]["deploy"].contains("resources"));
+  }
+  {
+    INFO("a null in a values file removes a setting from lastmile.yaml");
+    sb.write("values.yaml", "namespace: null\n");
+    const Json context = ok(sb, {"deploy", "context", "fraud-model@1.4.0", "--values", "values.yaml"}).json();
+    CHECK_FALSE(context["deploy"].contains("namespace"));
+    CHECK(ok(sb, {"deploy", "context", "fraud-model@1.4.0"}).json()["deploy"]["namespace"] == "team-a");
+  }
+  {
+    INFO("a quantity that does not parse is refused, not dropped from some targets");
+    refused(sb, with({"-t", "systemd", "--set", "resources.memory=2GB"}), 64,
+            {"deploy.resources.memory '2GB' is not a memory quantity"});
+    refused(sb, with({"-t", "compose", "--set", "resources.cpu=lots"}), 64, {"is not a CPU quantity"});
+  }
+  {
+    INFO("an --out where a file to write is a directory is refused before anything is written");
+    fs::create_directories(sb.repo() / "out" / "kubernetes.yaml");
+    refused(sb, with({"-t", "compose", "-t", "kubernetes", "--out", "out"}), 64, {"is a directory"});
+    CHECK_FALSE(fs::exists(sb.repo() / "out" / "compose.yaml"));
+  }
+  {
+    INFO("a manifest that does not name the version's digest is recorded with a warning");
+    register_version(sb, "1.5.0");
+    ok(sb, with({"-t", "kubernetes", "--out", "deploy"}));
+    const RunResult r = sb.run({"deploy", "record", "fraud-model@1.5.0", "--env", "prod", "--manifest",
+                                "deploy/kubernetes.yaml"});
+    CHECK(r.rc == 0);
+    CHECK_THAT(r.err, Catch::Contains("lastmile: warning: 'deploy/kubernetes.yaml' does not name fraud-model@1.5.0's digest"));
+    const RunResult clean = sb.run({"deploy", "record", "fraud-model@1.4.0", "--env", "prod", "--manifest",
+                                    "deploy/kubernetes.yaml"});
+    CHECK(clean.rc == 0);
+    CHECK(clean.err.empty());
+  }
 }

@@ -1186,10 +1186,12 @@ TEST_CASE("lastmile.yaml's deploy: section lands in Policy::deploy", "[deploy]")
       "lastmile.yaml");
   INFO(policy_problems(load));
   REQUIRE(load.ok());
+  // As written: the null stays, to remove a default when the settings merge.
   CHECK(load.policy.deploy == Json{{"replicas", 3},
-                                   {"resources", {{"cpu", "2"}, {"memory", "4Gi"}}},
+                                   {"resources", {{"cpu", 2}, {"memory", "4Gi"}}},
                                    {"storage_uri", "s3://m/{{name}}/{{version}}"},
-                                   {"command", {"serve", "--port", "8080"}}});
+                                   {"command", {"serve", "--port", 8080}},
+                                   {"image", nullptr}});
 
   const PolicyLoad none = parse_policy("stages:\n  - name: sandbox\n", "lastmile.yaml");
   REQUIRE(none.ok());
@@ -1239,4 +1241,36 @@ TEST_CASE("an invalid deploy setting is a policy problem on its line", "[deploy]
     REQUIRE_FALSE(load.ok());
     CHECK(load.problems[0].line == 3);
   }
+}
+
+TEST_CASE("tags are read as kainjow reads them, spaces and all", "[deploy]") {
+  // "{{ #x }}" is a section: missing means false, not an error.
+  CHECK(render_yaml("a: 1\n{{ #x }}\nb: {{x}}\n{{ /x }}\n", Json::object()) == "a: 1\n");
+  CHECK(code_of([] { yaml_template("a: {{ > description }}\n"); }) == ExitCode::data);
+  CHECK(code_of([] { yaml_template("{{ =<% %>= }}\na: 1\n"); }) == ExitCode::data);
+}
+
+TEST_CASE("in YAML, separators count only where YAML reads them", "[deploy]") {
+  for (const char* body : {"image: img - {{x}}\n", "list: a, {{x}}\n", "k: a ? {{x}}\n"}) {
+    INFO(body);
+    CHECK(code_of([&] { yaml_template(body); }) == ExitCode::data);
+  }
+  for (const char* body : {"list: [a, {{x}}]\n", "- - {{x}}\n", "m: {a: 1, b: {{x}}}\n", "? {{x}}\n: 1\n"}) {
+    INFO(body);
+    CHECK(code_of([&] { yaml_template(body); }) == ExitCode::ok);
+  }
+}
+
+TEST_CASE("a check follows the value however a template reaches it", "[deploy]") {
+  const std::map<std::string, ValueCheck> checks = {
+      {"deploy.name", [](const Json& v) { return v == "Bad_Name" ? std::string("bad") : std::string(); }}};
+  const Json ctx = {{"deploy", {{"name", "Bad_Name"}}}};
+  const Template t = yaml_template("{{#deploy}}\nname: {{name}}\n{{/deploy}}\n");
+  CHECK(code_of([&] { render_template(t, ctx, checks); }) == ExitCode::usage);
+}
+
+TEST_CASE("CPU and memory quantities convert exactly", "[deploy]") {
+  CHECK(cpu_cores("700m") == 0.7);
+  CHECK(memory_bytes("1Pi") == std::optional<std::uint64_t>(1125899906842624ULL));
+  CHECK(memory_bytes("2E") == std::optional<std::uint64_t>(2000000000000000000ULL));
 }
