@@ -17,13 +17,14 @@ namespace {
 const std::vector<std::string> k_commands = {
     "init",    "register", "dataset", "list", "show",     "lineage", "diff",  "history",
     "verify",  "policy",   "gate",    "promote", "approve", "rollback", "status", "audit",
-    "deploy",  "checkout"};
+    "deploy",  "hooks",    "checkout"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
   if (cmd == "dataset") return {"dataset", "register"};
   if (cmd == "policy") return {"policy", "check"};
   if (cmd == "deploy") return {"deploy", "render"};
+  if (cmd == "hooks") return {"hooks", "install"};
   return {cmd};
 }
 
