@@ -52,7 +52,12 @@ struct ChainCheck {
   std::string head;                   // id of the last event
 };
 
+enum class ChainDepth {
+  full,   // also that every payload is canonical JSON ('audit verify', 'verify')
+  links,  // each id from the stored bytes and each link: what a git hook can afford
+};
+
 // Recomputes the whole chain and reports the first broken link.
-ChainCheck verify_chain(sql::Db& db);
+ChainCheck verify_chain(sql::Db& db, ChainDepth depth = ChainDepth::full);
 
 }  // namespace lm
