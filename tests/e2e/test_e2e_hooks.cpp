@@ -159,3 +159,19 @@ TEST_CASE("hooks outside a git repository is a usage error", "[e2e][hooks]") {
   CHECK_THAT(r.err, Catch::Contains("not in a git repository"));
   CHECK(r.out.empty());
 }
+
+TEST_CASE("git lastmile runs lastmile through the git-lastmile link", "[e2e][hooks]") {
+  Sandbox sb;
+  const fs::path bin_dir = fs::path(LASTMILE_BIN).parent_path();
+  REQUIRE(fs::exists(bin_dir / "git-lastmile"));
+  lm::test::RunOptions opts;
+  opts.env["PATH"] = bin_dir.string() + ":" + sb.base_env().at("PATH");
+  RunResult r = sb.exec({"git", "lastmile", "--version"}, opts);
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("lastmile "));
+  r = sb.exec({"git", "lastmile", "init", "-q"}, opts);
+  CHECK(r.rc == 0);
+  CHECK(fs::exists(sb.registry() / "registry.db"));
+  // git lastmile --help becomes 'git help lastmile': the page exists.
+  CHECK(fs::exists(fs::path(LASTMILE_SOURCE_DIR) / "man" / "git-lastmile.1"));
+}
