@@ -12,7 +12,11 @@ namespace lm::deploy {
 
 namespace {
 
-Json manifest_entries(const std::vector<ManifestFile>& files) {
+// Each manifest's path, hash and size, read once; a manifest that does not
+// name the version's digest adds a warning.
+Json manifest_entries(const std::vector<ManifestFile>& files, const VersionRecord& v,
+                      std::vector<std::string>& warnings) {
+  const std::string hex = v.digest.substr(v.digest.find(':') + 1);
   Json entries = Json::array();
   for (const auto& file : files) {
     std::error_code ec;
@@ -21,6 +25,10 @@ Json manifest_entries(const std::vector<ManifestFile>& files) {
                   "name each manifest file: --manifest DIR/kubernetes.yaml");
     }
     const std::string bytes = read_file(file.path);
+    if (bytes.find(hex) == std::string::npos) {
+      warnings.push_back(quote(file.recorded_as) + " does not name " + v.ref() + "'s digest " +
+                         v.digest.substr(0, 19) + "...; was it rendered for another version?");
+    }
     entries.push_back({{"path", file.recorded_as},
                        {"sha256", Sha256::hex_of(bytes)},
                        {"size", bytes.size()}});
@@ -53,8 +61,8 @@ RecordResult record_deployment(Registry& registry, const Policy& policy, const R
   sql::Db& db = registry.db();
   const VersionRecord v = resolve_model_version(db, request.ref);
   const std::optional<std::string> stage = stage_for(db, policy, request, v);
-  const Json manifests = manifest_entries(request.manifests);
   RecordResult result;
+  const Json manifests = manifest_entries(request.manifests, v, result.warnings);
   sql::Transaction txn(db);
   result.before = current_in(db, v.name, request.environment);
   const Json payload = {{"name", v.name},
@@ -67,13 +75,6 @@ RecordResult record_deployment(Registry& registry, const Policy& policy, const R
   apply_event(db, event);
   result.deployment = *current_in(db, v.name, request.environment);
   txn.commit();
-  const std::string hex = v.digest.substr(v.digest.find(':') + 1);
-  for (const auto& file : request.manifests) {
-    if (read_file(file.path).find(hex) == std::string::npos) {
-      result.warnings.push_back(quote(file.recorded_as) + " does not name " + v.ref() + "'s digest " +
-                                v.digest.substr(0, 19) + "...; was it rendered for another version?");
-    }
-  }
   return result;
 }
 

@@ -104,31 +104,15 @@ void expand_patterns(Json& value, const Json& fields, const std::string& name) {
   }
 }
 
-std::string problem_or_empty(const Json& value, std::string (*check)(std::string_view)) {
-  if (!value.is_string()) return "it is not text";
-  const std::string problem = check(value.get_ref<const std::string&>());
-  return problem.empty() ? "" : quote(value.get<std::string>()) + " is not a valid name: " + problem;
-}
-
-const std::map<std::string, ValueCheck>& kubernetes_checks() {
-  static const std::map<std::string, ValueCheck> checks = {
-      {"deploy.name",
-       [](const Json& v) {
-         const std::string p = problem_or_empty(v, dns1035_label_problem);
-         return p.empty() ? p : p + " (Kubernetes names a Service with a DNS-1035 label)";
-       }},
-      {"deploy.namespace",
-       [](const Json& v) {
-         const std::string p = problem_or_empty(v, rfc1123_label_problem);
-         return p.empty() ? p : p + " (a namespace is an RFC 1123 label)";
-       }},
-      {"version_label",
-       [](const Json& v) {
-         const std::string p = problem_or_empty(v, label_value_problem);
-         return p.empty() ? p : p + " (a Kubernetes label value)";
-       }},
+// A check of a text value against one naming rule; `rule` says which, in
+// the message, when the value breaks it.
+ValueCheck name_check(std::string (*problem_of)(std::string_view), std::string rule) {
+  return [problem_of, rule](const Json& value) -> std::string {
+    if (!value.is_string()) return "it is not text";
+    const std::string problem = problem_of(value.get_ref<const std::string&>());
+    if (problem.empty()) return "";
+    return quote(value.get<std::string>()) + " is not a valid name: " + problem + " (" + rule + ")";
   };
-  return checks;
 }
 
 // Compose service names: letters, digits, '.', '_' and '-'.
@@ -146,12 +130,14 @@ std::string compose_name_problem(std::string_view name) {
 // its own name rule; a unit file none.
 const std::map<std::string, ValueCheck>& checks_for(OutputFormat format) {
   static const std::map<std::string, ValueCheck> none;
+  static const std::map<std::string, ValueCheck> kubernetes = {
+      {"deploy.name", name_check(dns1035_label_problem, "Kubernetes names a Service with a DNS-1035 label")},
+      {"deploy.namespace", name_check(rfc1123_label_problem, "a namespace is an RFC 1123 label")},
+      {"version_label", name_check(label_value_problem, "a Kubernetes label value")},
+  };
   static const std::map<std::string, ValueCheck> compose = {
-      {"deploy.name", [](const Json& v) {
-         const std::string p = problem_or_empty(v, compose_name_problem);
-         return p.empty() ? p : p + " (a compose service name)";
-       }}};
-  if (format == OutputFormat::yaml) return kubernetes_checks();
+      {"deploy.name", name_check(compose_name_problem, "a compose service name")}};
+  if (format == OutputFormat::yaml) return kubernetes;
   if (format == OutputFormat::compose) return compose;
   return none;
 }

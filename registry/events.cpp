@@ -10,7 +10,8 @@ namespace lm {
 
 namespace {
 
-Event read_row(const sql::Stmt& row, std::string_view source) {
+// Every column but the payload, which the chain check hashes as stored text.
+Event read_header(const sql::Stmt& row) {
   Event e;
   e.seq = row.int64(0);
   e.id = row.text(1);
@@ -19,6 +20,11 @@ Event read_row(const sql::Stmt& row, std::string_view source) {
   e.actor = row.text(4);
   e.kind = row.text(5);
   e.subject = row.text(6);
+  return e;
+}
+
+Event read_row(const sql::Stmt& row, std::string_view source) {
+  Event e = read_header(row);
   e.payload = parse_json(row.text(7), source);
   return e;
 }
@@ -111,14 +117,7 @@ ChainCheck verify_chain(sql::Db& db, ChainDepth depth) {
     return check;
   };
   while (stmt.step()) {
-    Event e;
-    e.seq = stmt.int64(0);
-    e.id = stmt.text(1);
-    e.prev = stmt.text(2);
-    e.time = stmt.text(3);
-    e.actor = stmt.text(4);
-    e.kind = stmt.text(5);
-    e.subject = stmt.text(6);
+    const Event e = read_header(stmt);
     const std::string payload = stmt.text(7);
     if (e.seq != expected_seq) {
       return fail(expected_seq, "event " + std::to_string(expected_seq) + " is missing");

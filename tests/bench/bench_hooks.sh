@@ -15,17 +15,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 LASTMILE=$(realpath "${1:-$root/build/lastmile}")
 GENERATOR=$(realpath "${2:-$root/build/tests/lastmile_generate_registry}")
 RUNS=${BENCH_RUNS:-30}
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 
-median_ms() {
-  local times=() start end
-  for ((i = 0; i < RUNS; i++)); do
-    start=$EPOCHREALTIME
-    "$@" >/dev/null 2>&1
-    end=$EPOCHREALTIME
-    times+=("$(awk -v a="${start/,/.}" -v b="${end/,/.}" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/lastmile-bench-hooks.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -23,22 +23,11 @@ LASTMILE=$(realpath "${1:-$root/build/lastmile}")
 GENERATOR=$(realpath "${2:-$root/build/tests/lastmile_generate_registry}")
 DIR=${BENCH_DIR:-/var/tmp/lastmile-scale}
 RUNS=${BENCH_RUNS:-30}
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 MODEL=team-0/model-500
 
 say() { printf '==> %s\n' "$*" >&2; }
-
-# median_ms CMD...: runs CMD $RUNS times (output discarded), prints the
-# median wall time in milliseconds.
-median_ms() {
-  local times=() start end
-  for ((i = 0; i < RUNS; i++)); do
-    start=$EPOCHREALTIME
-    "$@" >/dev/null 2>&1
-    end=$EPOCHREALTIME
-    times+=("$(awk -v a="${start/,/.}" -v b="${end/,/.}" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # register_ms REGISTRY_DIR: the median time to register one more version of
 # a model there, each run a new file (a new version).
