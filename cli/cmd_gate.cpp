@@ -10,6 +10,7 @@
 
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "cli/tagging.hpp"
 #include "registry/actor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
@@ -175,6 +176,7 @@ struct PromoteOptions {
   std::string reason;
   bool dry_run = false;
   ReportOptions report;
+  TagFlags tags;
 };
 
 Json promotion_json(const PromoteResult& r, bool dry_run) {
@@ -219,13 +221,29 @@ int run_promote(Context& ctx, const PromoteOptions& o) {
   request.actor = resolve_actor(ctx.cwd());
   request.setting = gate_setting(ctx);
   prepare_output(ctx, o.report);
+  const bool tagging = !o.dry_run && tags_wanted(ctx, o.tags);
+  if (tagging) {
+    const VersionRecord v = resolve(registry.db(), request.ref);
+    require_taggable(ctx.cwd(), v.git ? v.git->commit : std::string(), quote(v.ref()));
+  }
   const PromoteResult r = promote(registry, policy, request);
   const Evaluation& e = r.evaluation;
   const std::string ref = e.version.ref();
   if (r.already_there) return report_already_there(ctx, o, r);
+  std::optional<TagOutcome> tag;
+  std::optional<Error> tag_error;
+  if (tagging && r.promoted) {
+    try {
+      tag = tag_promotion(ctx.cwd(), e.version, e.stage, request.actor);
+    } catch (const Error& error) {
+      tag_error = tag_failed_after(error, "promoted " + ref + " to " + e.stage);
+    }
+  }
+  Json extra = promotion_json(r, o.dry_run);
+  if (tag) extra["tag"] = tag_json(*tag);
   bool document = false;
   try {
-    document = emit_report(ctx, o.report, e, promotion_json(r, o.dry_run));
+    document = emit_report(ctx, o.report, e, extra);
   } catch (const Error& error) {
     if (!r.promoted) throw;
     // The stage has moved; failing now would tell CI the opposite.
@@ -239,6 +257,7 @@ int run_promote(Context& ctx, const PromoteOptions& o) {
                     (r.now_holder ? describe_move(*r.now_holder) : std::string("nothing")),
                 "run the promotion again to evaluate the gates against the new holder");
   }
+  if (tag_error) throw *tag_error;
   const std::string replacing =
       r.holder ? " (replacing " + r.holder->model + "@" + r.holder->version + ")" : "";
   if (document) return 0;
@@ -248,6 +267,7 @@ int run_promote(Context& ctx, const PromoteOptions& o) {
   } else {
     ctx.out().line("promoted " + ref + " to " + e.stage + replacing);
   }
+  if (tag) print_tag(ctx, *tag);
   return 0;
 }
 
@@ -283,6 +303,7 @@ Command promote_command() {
             sub.add_flag("--dry-run", o->dry_run,
                          "evaluate the gates and say what would happen; change nothing");
             add_report_options(sub, o->report);
+            add_tag_flags(sub, o->tags, "promotion");
           },
           [o](Context& ctx) { return run_promote(ctx, *o); }};
 }

@@ -6,10 +6,12 @@
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/progress.hpp"
+#include "cli/tagging.hpp"
 #include "cli/views.hpp"
 #include "registry/actor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
+#include "registry/core/git.hpp"
 #include "registry/format.hpp"
 #include "registry/register.hpp"
 
@@ -33,6 +35,7 @@ struct RegisterOptions {
   std::string format;
   std::vector<std::string> inputs;   // DATASET_REF or NAME=PATH
   std::vector<std::string> parents;
+  TagFlags tags;
 };
 
 // An --input given as NAME=PATH: a dataset registered on the way.
@@ -121,7 +124,8 @@ RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
   return r;
 }
 
-void print_result(const Context& ctx, const RegisterResult& result) {
+void print_result(const Context& ctx, const RegisterResult& result,
+                  const std::optional<TagOutcome>& tag) {
   const Output& out = ctx.out();
   const VersionRecord& v = result.version;
   if (out.json()) {
@@ -130,6 +134,7 @@ void print_result(const Context& ctx, const RegisterResult& result) {
     doc["new_objects"] = result.new_objects;
     doc["new_bytes"] = result.new_bytes;
     doc["metadata_differs"] = result.metadata_differs;
+    if (tag) doc["tag"] = tag_json(*tag);
     out.json_document(doc);
   } else if (result.created) {
     out.line("registered " + out.bold(v.ref()) + "  " + v.digest + "  (" +
@@ -137,6 +142,7 @@ void print_result(const Context& ctx, const RegisterResult& result) {
   } else {
     out.line(v.ref() + " is already registered with these bytes; nothing changed");
   }
+  if (tag) print_tag(ctx, *tag);
   if (result.metadata_differs) {
     out.warn("the metadata given now differs from what " + v.ref() +
              " was registered with; versions never change");
@@ -184,9 +190,24 @@ void register_input_paths(Context& ctx, const std::vector<InputPath>& paths,
   }
 }
 
+// With tags on, what can be checked before anything is written: there is
+// a commit to tag, and an explicit version's tag is not on another commit
+// (the one it was registered from, when it is registered already).
+void check_taggable(Context& ctx, const RegisterRequest& request) {
+  const auto provenance = git::read_provenance(ctx.cwd());
+  std::string commit = provenance ? provenance->commit : std::string();
+  if (!request.version) return require_taggable(ctx.cwd(), commit, quote(request.name));
+  const auto existing = find_version(ctx.registry().db(), request.name, request.version->key());
+  if (existing) commit = existing->git ? existing->git->commit : std::string();
+  require_taggable(ctx.cwd(), commit, quote(request.name + "@" + request.version->str()));
+  require_registration_tag_free(ctx.cwd(), request.name, request.version->str(), commit);
+}
+
 int run_register(Context& ctx, const RegisterOptions& o) {
   RegisterRequest request = build_request(o, ctx);
   if (request.kind == "model") request.stage = ctx.landing_stage();
+  const bool tagging = request.kind == "model" && tags_wanted(ctx, o.tags);
+  if (tagging) check_taggable(ctx, request);
   const std::vector<InputPath> paths = input_paths(o);
   Registry& registry = ctx.registry();
   Progress progress;
@@ -197,7 +218,15 @@ int run_register(Context& ctx, const RegisterOptions& o) {
     register_input_paths(ctx, paths, request, progress);
     result = register_version(registry, request, &progress);
   }
-  print_result(ctx, result);
+  std::optional<TagOutcome> tag;
+  if (tagging) {
+    try {
+      tag = tag_registration(ctx.cwd(), result.version, request.actor);
+    } catch (const Error& e) {
+      throw tag_failed_after(e, (result.created ? "registered " : "found ") + result.version.ref());
+    }
+  }
+  print_result(ctx, result, tag);
   if (ctx.out().verbose()) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -243,6 +272,7 @@ void add_register_options(CLI::App& sub, RegisterOptions& o) {
                  "copy (default): keep the bytes in the registry; reference: record hashes and "
                  "the path only")
       ->type_name("MODE");
+  if (o.kind == "model") add_tag_flags(sub, o.tags, "registration");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "cli/tagging.hpp"
 #include "registry/actor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/metadata.hpp"
@@ -17,7 +18,19 @@ struct RollbackOptions {
   std::string stage;
   std::string reason;
   std::string to;
+  TagFlags tags;
 };
+
+// With tags on, the restored version's commit must be here; the version
+// known beforehand only with --to.
+void check_rollback_taggable(Context& ctx, const RollbackRequest& request) {
+  if (!request.to) {
+    require_tag_repository(ctx.cwd(), quote(request.name));
+    return;
+  }
+  const auto v = find_version(ctx.registry().db(), request.name, request.to->key());
+  if (v) require_taggable(ctx.cwd(), v->git ? v->git->commit : std::string(), quote(v->ref()));
+}
 
 int run_rollback(Context& ctx, const RollbackOptions& o) {
   RollbackRequest request;
@@ -30,18 +43,31 @@ int run_rollback(Context& ctx, const RollbackOptions& o) {
   const Policy& policy = ctx.valid_policy();
   Registry& registry = ctx.registry();
   request.actor = resolve_actor(ctx.cwd());
+  const bool tagging = tags_wanted(ctx, o.tags);
+  if (tagging) check_rollback_taggable(ctx, request);
   const RollbackResult r = rollback(registry, policy, request);
+  std::optional<TagOutcome> tag;
+  if (tagging) {
+    try {
+      tag = tag_promotion(ctx.cwd(), r.restored, o.stage, request.actor);
+    } catch (const Error& e) {
+      throw tag_failed_after(e, "rolled " + o.stage + " back to " + r.restored.ref());
+    }
+  }
   const Output& out = ctx.out();
   if (out.json()) {
-    out.json_document({{"name", o.name},
-                       {"stage", o.stage},
-                       {"version", r.restored.version},
-                       {"digest", r.restored.digest},
-                       {"replaced", r.replaced.version},
-                       {"reason", o.reason}});
+    Json doc = {{"name", o.name},
+                {"stage", o.stage},
+                {"version", r.restored.version},
+                {"digest", r.restored.digest},
+                {"replaced", r.replaced.version},
+                {"reason", o.reason}};
+    if (tag) doc["tag"] = tag_json(*tag);
+    out.json_document(doc);
     return 0;
   }
   out.line("rolled " + o.stage + " back to " + r.restored.ref() + " (was " + r.replaced.version + ")");
+  if (tag) print_tag(ctx, *tag);
   return 0;
 }
 
@@ -63,6 +89,7 @@ Command rollback_command() {
                            "the version to restore (default: the one it held before); it must "
                            "have been in the stage")
                 ->type_name("VERSION");
+            add_tag_flags(sub, o->tags, "rollback");
           },
           [o](Context& ctx) { return run_rollback(ctx, *o); }};
 }

@@ -549,6 +549,12 @@ static void parse_deploy(Checker& c, const YAML::Node& node, Policy& policy, con
   policy.deploy = std::move(settings);
 }
 
+// The git: settings.
+static void parse_git(Checker& c, const YAML::Node& node, Policy& policy) {
+  if (!c.check_mapping(node, {"tags"}, "git")) return;
+  if (node["tags"]) policy.git_tags = c.boolean(node["tags"], "git.tags").value_or(false);
+}
+
 PolicyLoad parse_policy(std::string_view text, const std::filesystem::path& source) {
   PolicyLoad load;
   load.policy.path = source;
@@ -572,8 +578,9 @@ static void parse_into(PolicyLoad& load, std::string_view text, const std::strin
     c.problem(1, 1, file + " must be a mapping with a 'stages' list");
     return;
   }
-  c.check_mapping(root, {"stages", "deploy"}, file);
+  c.check_mapping(root, {"stages", "deploy", "git"}, file);
   if (root["deploy"]) parse_deploy(c, root["deploy"], load.policy, file);
+  if (root["git"]) parse_git(c, root["git"], load.policy);
   const YAML::Node list = root["stages"];
   if (!list || !list.IsSequence() || list.size() == 0) {
     c.problem(list ? list : root, "'stages' must be a list of at least one stage");

@@ -57,6 +57,9 @@ struct Policy {
   // The `deploy:` settings as written (checked, not normalised: a null
   // removes a default when merged): see registry/deploy_settings.hpp.
   Json deploy = Json::object();
+  // `git: {tags: true}`: registrations and promotions are mirrored as git
+  // tags (registry/tags.hpp).
+  bool git_tags = false;
 
   const StageSpec* stage(const std::string& name) const;
   // The direction each metric improves in, as the gates imply it: a min

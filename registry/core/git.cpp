@@ -14,29 +14,12 @@
 #include <vector>
 
 #include "registry/core/error.hpp"
+#include "registry/core/git_repo.hpp"
 
 namespace lm::git {
 
-namespace {
+namespace detail {
 
-struct RepoFree {
-  void operator()(git_repository* p) const noexcept { git_repository_free(p); }
-};
-struct RefFree {
-  void operator()(git_reference* p) const noexcept { git_reference_free(p); }
-};
-struct RemoteFree {
-  void operator()(git_remote* p) const noexcept { git_remote_free(p); }
-};
-struct StatusFree {
-  void operator()(git_status_list* p) const noexcept { git_status_list_free(p); }
-};
-struct ConfigFree {
-  void operator()(git_config* p) const noexcept { git_config_free(p); }
-};
-using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
-
-// Initialises libgit2 once, thread-safely; shut down when the process exits.
 void ensure_libgit2() {
   struct Library {
     Library() { git_libgit2_init(); }
@@ -52,6 +35,25 @@ RepoPtr open_repository(const std::filesystem::path& start) {
   if (git_repository_open_ext(&raw, start.c_str(), 0, ceiling) != 0) return nullptr;
   return RepoPtr(raw);
 }
+
+}  // namespace detail
+
+using detail::ensure_libgit2;
+using detail::open_repository;
+using detail::RepoPtr;
+
+namespace {
+
+using detail::RefFree;
+struct RemoteFree {
+  void operator()(git_remote* p) const noexcept { git_remote_free(p); }
+};
+struct StatusFree {
+  void operator()(git_status_list* p) const noexcept { git_status_list_free(p); }
+};
+struct ConfigFree {
+  void operator()(git_config* p) const noexcept { git_config_free(p); }
+};
 
 std::string head_commit(git_repository* repo) {
   git_oid oid;

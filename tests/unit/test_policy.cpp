@@ -167,3 +167,15 @@ TEST_CASE("the example policy is valid and equals the default", "[policy]") {
     CHECK(load.policy.stages[i].gates.empty());
   }
 }
+
+TEST_CASE("git: {tags: true} turns tags on; anything else there is a problem", "[policy]") {
+  const std::string stages = "stages:\n  - name: sandbox\n";
+  CHECK_FALSE(parse(stages).policy.git_tags);
+  const PolicyLoad on = parse(stages + "git:\n  tags: true\n");
+  CHECK(on.ok());
+  CHECK(on.policy.git_tags);
+  CHECK_FALSE(parse(stages + "git: {tags: false}\n").policy.git_tags);
+  CHECK(problems_of(parse(stages + "git:\n  tags: yes\n")) == "4:9: git.tags must be true or false, got 'yes'\n");
+  CHECK(problems_of(parse(stages + "git:\n  tag: true\n")) == "4:3: unknown key 'tag' in git\n");
+  CHECK(problems_of(parse(stages + "git: true\n")) == "3:6: git must be a mapping of keys to values\n");
+}

@@ -1,0 +1,27 @@
+#pragma once
+// Shared by the libgit2 wrappers in registry/core: opening a repository
+// with libgit2 initialised. Not for use outside registry/core.
+
+#include <git2.h>
+
+#include <filesystem>
+#include <memory>
+
+namespace lm::git::detail {
+
+struct RepoFree {
+  void operator()(git_repository* p) const noexcept { git_repository_free(p); }
+};
+using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
+struct RefFree {
+  void operator()(git_reference* p) const noexcept { git_reference_free(p); }
+};
+
+// Initialises libgit2 once, thread-safely; shut down when the process exits.
+void ensure_libgit2();
+
+// The repository containing `start` (GIT_CEILING_DIRECTORIES honoured), or
+// null outside one.
+RepoPtr open_repository(const std::filesystem::path& start);
+
+}  // namespace lm::git::detail
