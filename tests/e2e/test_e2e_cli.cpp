@@ -191,6 +191,83 @@ TEST_CASE("colour: --color always colours and NO_COLOR is honoured", "[e2e][cli]
              !Catch::Contains("\033["));
 }
 
+// Runs lastmile on a pseudo-terminal (stdin, stdout and stderr) and returns
+// everything it wrote there.
+lm::test::RunResult run_on_tty(const Sandbox& sb, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env, const std::vector<std::string>& unset) {
+  std::vector<std::string> argv = {"python3", "-c", R"(
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+)", LASTMILE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return sb.exec(argv, {.env = env, .unset = unset});
+}
+
+TEST_CASE("colour: auto colours a terminal only, unless NO_COLOR or TERM=dumb", "[e2e][cli]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m.bin", "w");
+  REQUIRE(sb.run({"register", "churn", "m.bin"}).rc == 0);
+  const std::map<std::string, std::string> term = {{"TERM", "xterm-256color"}};
+  lm::test::RunResult r = run_on_tty(sb, {"list"}, term, {"NO_COLOR"});
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("churn") && Catch::Contains("\033["));
+  // Errors are coloured on a terminal too.
+  r = run_on_tty(sb, {"show", "nope"}, term, {"NO_COLOR"});
+  CHECK(r.rc == 66);
+  CHECK_THAT(r.out, Catch::Contains("\033[31merror:\033[0m"));
+  CHECK_THAT(run_on_tty(sb, {"list"}, {{"TERM", "xterm"}, {"NO_COLOR", "1"}}, {}).out, !Catch::Contains("\033["));
+  CHECK_THAT(run_on_tty(sb, {"list"}, {{"TERM", "dumb"}}, {"NO_COLOR"}).out, !Catch::Contains("\033["));
+  CHECK_THAT(run_on_tty(sb, {"--color", "never", "list"}, term, {"NO_COLOR"}).out, !Catch::Contains("\033["));
+  // The same command into a pipe: no colour.
+  r = sb.run({"list"}, {.env = term, .unset = {"NO_COLOR"}});
+  CHECK_THAT(r.out, Catch::Contains("churn") && !Catch::Contains("\033["));
+}
+
+TEST_CASE("nothing waits for input when stdin is not a terminal", "[e2e][cli]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m.bin", "w");
+  // stdin is a pipe that stays open: a command that asked a question would
+  // wait here until the timeout kills it.
+  const std::string script = R"(
+import subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    sys.exit(p.wait(timeout=20))
+except subprocess.TimeoutExpired:
+    p.kill()
+    sys.exit(124)
+)";
+  const std::vector<std::vector<std::string>> calls = {
+      {"register", "churn", "m.bin", "--version", "1.0.0"},
+      {"promote", "churn@1.0.0", "--to", "staging"},
+      {"approve", "churn@1.0.0", "--stage", "production"},
+      {"rollback", "churn", "--stage", "staging", "--reason", "r"},
+      {"hooks", "install", "--force"},
+      {"init"}};
+  for (const auto& args : calls) {
+    INFO(args.front());
+    std::vector<std::string> argv = {"python3", "-c", script, LASTMILE_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CHECK(sb.exec(argv).rc != 124);
+  }
+}
+
 TEST_CASE("option -C runs as if started in another directory", "[e2e][cli]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);
