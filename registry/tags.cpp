@@ -242,6 +242,7 @@ TagOutcome tag_promotion(const std::filesystem::path& cwd, const VersionRecord& 
   out.gto_readable = gto_readable_name(v.name);
   require_taggable(cwd, out.commit, quote(v.ref()) + " in " + quote(stage));
   const std::string message = promotion_tag_message(v, stage);
+  const git::TagLock lock(cwd);  // one number, one tag
   for (int attempt = 0; attempt < k_counter_attempts; ++attempt) {
     const std::int64_t counter = next_tag_counter(git::tag_names(cwd, v.name), v.name);
     out.tag = promotion_tag_name(v.name, stage, counter);

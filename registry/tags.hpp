@@ -85,8 +85,9 @@ void require_registration_tag_free(const std::filesystem::path& cwd, const std::
 TagOutcome tag_registration(const std::filesystem::path& cwd, const VersionRecord& v,
                             const std::string& actor);
 
-// Tags the move of `v` into `stage` with the model's next counter, retrying
-// when another process took the number first.
+// Tags the move of `v` into `stage` with the model's next counter. lastmile
+// processes take numbers one at a time (git::TagLock); a tag made meanwhile
+// by another tool makes it try the next number.
 TagOutcome tag_promotion(const std::filesystem::path& cwd, const VersionRecord& v,
                          const std::string& stage, const std::string& actor);
 

@@ -1,9 +1,16 @@
 #include "registry/core/git_tags.hpp"
 
+#include <fcntl.h>
 #include <git2.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "registry/core/error.hpp"
 #include "registry/core/git_repo.hpp"
@@ -11,6 +18,8 @@
 namespace lm::git {
 
 namespace {
+
+constexpr int k_lock_attempts = 200;
 
 using detail::open_repository;
 using detail::RepoPtr;
@@ -175,6 +184,24 @@ std::vector<std::string> tag_names(const std::filesystem::path& start, std::stri
   return out;
 }
 
+TagLock::TagLock(const std::filesystem::path& start) {
+  RepoPtr repo = require_repository(start);
+  const std::filesystem::path path = std::filesystem::path(git_repository_commondir(repo.get())) /
+                                     "lastmile-tags.lock";
+  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (m_fd < 0) throw Error(ExitCode::io, "cannot open " + quote(path.string()) + ": " + errno_text(errno));
+  while (::flock(m_fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(m_fd);
+    throw Error(ExitCode::io, "cannot lock " + quote(path.string()) + ": " + errno_text(err));
+  }
+}
+
+TagLock::~TagLock() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
 bool commit_exists(const std::filesystem::path& start, const std::string& commit) {
   RepoPtr repo = require_repository(start);
   return lookup_commit(repo.get(), commit) != nullptr;
@@ -196,8 +223,15 @@ TagCreated create_annotated_tag(const std::filesystem::path& start, const std::s
   }
   SignaturePtr tagger = tagger_signature(repo.get(), fallback_tagger);
   git_oid created;
-  const int rc = git_tag_create(&created, repo.get(), name.c_str(), target.get(), tagger.get(),
-                                message.c_str(), /*force=*/0);
+  int rc = 0;
+  // Another process writing the same ref holds its lock for moments: wait
+  // for it to finish, then see the tag it made.
+  for (int attempt = 0; attempt < k_lock_attempts; ++attempt) {
+    rc = git_tag_create(&created, repo.get(), name.c_str(), target.get(), tagger.get(), message.c_str(),
+                        /*force=*/0);
+    if (rc != GIT_ELOCKED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   if (rc == GIT_EEXISTS) return TagCreated::exists;
   if (rc != 0) throw Error(ExitCode::io, "cannot create git tag " + quote(name) + ": " + last_error());
   return TagCreated::created;

@@ -46,6 +46,20 @@ std::vector<std::string> tag_names(const std::filesystem::path& start, std::stri
 // Whether the commit (full hex id) is in the repository.
 bool commit_exists(const std::filesystem::path& start, const std::string& commit);
 
+// Held while a process picks a tag number and creates the tag, so that two
+// processes never take the same number for different tags: an flock on a
+// file in the repository's git directory, released when it goes.
+class TagLock {
+ public:
+  explicit TagLock(const std::filesystem::path& start);
+  ~TagLock();
+  TagLock(const TagLock&) = delete;
+  TagLock& operator=(const TagLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
 enum class TagCreated { created, exists };
 
 // Creates the annotated tag `name` on `commit`, tagged by git's configured

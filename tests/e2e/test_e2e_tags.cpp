@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <set>
 
 #include "tests/e2e/sandbox.hpp"
 
@@ -297,4 +299,32 @@ TEST_CASE("check-ref: names git forbids and tags that are not model tags never r
   CHECK(r.rc == 66);
   CHECK_THAT(r.err, Catch::Contains("no tag 'churn@v1.0.0' in this repository"));
   CHECK_THAT(r.err, Catch::Contains("this clone has no tags"));
+}
+
+TEST_CASE("tags: concurrent promotions of one model each get their own number", "[e2e][tags]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init", "-q"}).rc == 0);
+  std::string policy = "stages:\n  - name: sandbox\n";
+  for (int i = 1; i <= 6; ++i) policy += "  - name: s" + std::to_string(i) + "\n    from: [sandbox]\n";
+  commit_file(sb, "lastmile.yaml", policy + "git: {tags: true}\n");
+  sb.write("m.bin", "w");
+  REQUIRE(sb.run({"register", "churn", "m.bin", "--version", "1.0.0", "-q"}).rc == 0);
+  std::vector<std::future<RunResult>> runs;
+  for (int i = 1; i <= 6; ++i) {
+    runs.push_back(std::async(std::launch::async, [&sb, i] {
+      return sb.run({"promote", "churn@1.0.0", "--to", "s" + std::to_string(i), "--json"});
+    }));
+  }
+  std::set<std::string> tags;
+  for (auto& run : runs) {
+    const RunResult r = run.get();
+    INFO(r.err);
+    REQUIRE(r.rc == 0);
+    tags.insert(r.json()["tag"]["name"].get<std::string>());
+  }
+  CHECK(tags.size() == 6);
+  std::set<std::string> numbers;
+  for (const auto& tag : tags) numbers.insert(tag.substr(tag.rfind('#') + 1));
+  CHECK(numbers == std::set<std::string>{"1", "2", "3", "4", "5", "6"});
+  CHECK(git(sb, {"tag", "--list", "churn#*"}).out.size() > 0);
 }
