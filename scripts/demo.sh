@@ -85,6 +85,10 @@ deploy:
   storage_uri: "s3://models/{{name}}/{{version}}"
   namespace: growth
   replicas: 2
+# Registrations and promotions also become git tags, in GTO's names, so CI
+# can run on a tag push.
+git:
+  tags: true
 YAML
 run policy check
 
@@ -109,6 +113,11 @@ run register churn model --metrics metrics.json --owner ada --description "more 
 run promote churn@0.3.0 --to staging
 LASTMILE_ACTOR=grace "$lastmile" -q approve churn@0.3.0 --stage production
 run promote churn@0.3.0 --to production
+step "git tag --list 'churn*'"
+git tag --list 'churn*'
+run check-ref 'churn#production#4'
+"$lastmile" check-ref 'churn#production#4' --json | grep -q '"version": "0.3.0"' ||
+  fail "check-ref does not say the tag promotes 0.3.0"
 run deploy targets
 run deploy render churn@production --target kubernetes --target kserve --set model_format=sklearn \
   --out deploy/production
