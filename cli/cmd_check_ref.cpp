@@ -88,6 +88,10 @@ int run_check_ref(Context& ctx, const CheckRefOptions& o) {
     if (e.code() != ExitCode::not_found) throw;  // no registry: the tag alone answers
   }
   const RefMeaning m = check_ref(ctx.cwd(), o.tag, db);
+  if (!m.record.annotated) {
+    ctx.out().warn(quote(m.record.name) + " is a lightweight tag: GTO ignores it, and it carries no "
+                   "version or digest to check");
+  }
   write_step_outputs(ctx, m);
   if (ctx.out().json()) {
     ctx.out().json_document(meaning_json(m));

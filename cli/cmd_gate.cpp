@@ -224,7 +224,8 @@ int run_promote(Context& ctx, const PromoteOptions& o) {
   const bool tagging = !o.dry_run && tags_wanted(ctx, o.tags);
   if (tagging) {
     const VersionRecord v = resolve(registry.db(), request.ref);
-    require_taggable(ctx.cwd(), v.git ? v.git->commit : std::string(), quote(v.ref()));
+    require_taggable(ctx.cwd(), v.git ? v.git->commit : std::string(), quote(v.ref()),
+                     promotion_tag_name(v.name, request.stage, 1));
   }
   const PromoteResult r = promote(registry, policy, request);
   const Evaluation& e = r.evaluation;
@@ -234,7 +235,8 @@ int run_promote(Context& ctx, const PromoteOptions& o) {
   std::optional<Error> tag_error;
   if (tagging && r.promoted) {
     try {
-      tag = tag_promotion(ctx.cwd(), e.version, e.stage, request.actor);
+      tag = tag_promotion(ctx.cwd(), e.version, e.stage, request.actor,
+                          stage_still_holds(registry, e.version, e.stage));
     } catch (const Error& error) {
       tag_error = tag_failed_after(error, "promoted " + ref + " to " + e.stage);
     }

@@ -190,24 +190,37 @@ void register_input_paths(Context& ctx, const std::vector<InputPath>& paths,
   }
 }
 
-// With tags on, what can be checked before anything is written: there is
-// a commit to tag, and an explicit version's tag is not on another commit
-// (the one it was registered from, when it is registered already).
-void check_taggable(Context& ctx, const RegisterRequest& request) {
+// With tags on: a commit to tag, a name git takes, and no tag of that name
+// on another commit.
+void check_taggable(const Context& ctx, const std::string& name, const std::string& version,
+                    const std::string& commit) {
+  const std::string tag = registration_tag_name(name, version);
+  require_taggable(ctx.cwd(), commit, quote(name + "@" + version), tag);
+  require_registration_tag_free(ctx.cwd(), name, version, commit);
+}
+
+// What can be checked before the bytes are hashed; the registry checks
+// again, with the version it decides on, before it writes.
+void precheck_taggable(Context& ctx, RegisterRequest& request) {
   const auto provenance = git::read_provenance(ctx.cwd());
   std::string commit = provenance ? provenance->commit : std::string();
-  if (!request.version) return require_taggable(ctx.cwd(), commit, quote(request.name));
-  const auto existing = find_version(ctx.registry().db(), request.name, request.version->key());
-  if (existing) commit = existing->git ? existing->git->commit : std::string();
-  require_taggable(ctx.cwd(), commit, quote(request.name + "@" + request.version->str()));
-  require_registration_tag_free(ctx.cwd(), request.name, request.version->str(), commit);
+  if (request.version) {
+    const auto existing = find_version(ctx.registry().db(), request.name, request.version->key());
+    if (existing) commit = existing->git ? existing->git->commit : std::string();
+    check_taggable(ctx, request.name, request.version->str(), commit);
+  } else {
+    require_taggable(ctx.cwd(), commit, quote(request.name), registration_tag_name(request.name, "0.0.0"));
+  }
+  request.before_write = [&ctx, name = request.name](const std::string& version, const std::string& at) {
+    check_taggable(ctx, name, version, at);
+  };
 }
 
 int run_register(Context& ctx, const RegisterOptions& o) {
   RegisterRequest request = build_request(o, ctx);
   if (request.kind == "model") request.stage = ctx.landing_stage();
   const bool tagging = request.kind == "model" && tags_wanted(ctx, o.tags);
-  if (tagging) check_taggable(ctx, request);
+  if (tagging) precheck_taggable(ctx, request);
   const std::vector<InputPath> paths = input_paths(o);
   Registry& registry = ctx.registry();
   Progress progress;
@@ -219,14 +232,16 @@ int run_register(Context& ctx, const RegisterOptions& o) {
     result = register_version(registry, request, &progress);
   }
   std::optional<TagOutcome> tag;
+  std::optional<Error> tag_error;
   if (tagging) {
     try {
       tag = tag_registration(ctx.cwd(), result.version, request.actor);
     } catch (const Error& e) {
-      throw tag_failed_after(e, (result.created ? "registered " : "found ") + result.version.ref());
+      tag_error = tag_failed_after(e, (result.created ? "registered " : "found ") + result.version.ref());
     }
   }
   print_result(ctx, result, tag);
+  if (tag_error) throw *tag_error;
   if (ctx.out().verbose()) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

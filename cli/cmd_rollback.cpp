@@ -21,15 +21,14 @@ struct RollbackOptions {
   TagFlags tags;
 };
 
-// With tags on, the restored version's commit must be here; the version
-// known beforehand only with --to.
-void check_rollback_taggable(Context& ctx, const RollbackRequest& request) {
-  if (!request.to) {
-    require_tag_repository(ctx.cwd(), quote(request.name));
-    return;
-  }
-  const auto v = find_version(ctx.registry().db(), request.name, request.to->key());
-  if (v) require_taggable(ctx.cwd(), v->git ? v->git->commit : std::string(), quote(v->ref()));
+// With tags on, the restored version's commit must be here: checked when
+// the version is decided, before anything is written.
+void check_rollback_taggable(Context& ctx, RollbackRequest& request) {
+  require_tag_repository(ctx.cwd(), quote(request.name));
+  request.before_write = [&ctx, stage = request.stage](const VersionRecord& v) {
+    require_taggable(ctx.cwd(), v.git ? v.git->commit : std::string(), quote(v.ref()),
+                     promotion_tag_name(v.name, stage, 1));
+  };
 }
 
 int run_rollback(Context& ctx, const RollbackOptions& o) {
@@ -47,11 +46,13 @@ int run_rollback(Context& ctx, const RollbackOptions& o) {
   if (tagging) check_rollback_taggable(ctx, request);
   const RollbackResult r = rollback(registry, policy, request);
   std::optional<TagOutcome> tag;
+  std::optional<Error> tag_error;
   if (tagging) {
     try {
-      tag = tag_promotion(ctx.cwd(), r.restored, o.stage, request.actor);
+      tag = tag_promotion(ctx.cwd(), r.restored, o.stage, request.actor,
+                          stage_still_holds(registry, r.restored, o.stage));
     } catch (const Error& e) {
-      throw tag_failed_after(e, "rolled " + o.stage + " back to " + r.restored.ref());
+      tag_error = tag_failed_after(e, "rolled " + o.stage + " back to " + r.restored.ref());
     }
   }
   const Output& out = ctx.out();
@@ -64,10 +65,11 @@ int run_rollback(Context& ctx, const RollbackOptions& o) {
                 {"reason", o.reason}};
     if (tag) doc["tag"] = tag_json(*tag);
     out.json_document(doc);
-    return 0;
+  } else {
+    out.line("rolled " + o.stage + " back to " + r.restored.ref() + " (was " + r.replaced.version + ")");
   }
-  out.line("rolled " + o.stage + " back to " + r.restored.ref() + " (was " + r.replaced.version + ")");
   if (tag) print_tag(ctx, *tag);
+  if (tag_error) throw *tag_error;
   return 0;
 }
 

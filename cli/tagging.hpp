@@ -3,10 +3,12 @@
 // change as a git tag (registry/tags.hpp), and how it is reported.
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 
 #include "registry/core/error.hpp"
 #include "registry/core/json.hpp"
+#include "registry/registry.hpp"
 #include "registry/tags.hpp"
 
 namespace lm::cli {
@@ -24,7 +26,10 @@ void add_tag_flags(CLI::App& sub, TagFlags& flags, const std::string& what);
 // (a broken policy does not turn tags on).
 bool tags_wanted(Context& ctx, const TagFlags& flags);
 
-// {"name", "commit", "created"}
+// For tag_promotion: whether `stage` still holds `v`, read when asked.
+std::function<bool()> stage_still_holds(Registry& registry, const VersionRecord& v, const std::string& stage);
+
+// {"name", "commit", "created"}, or {"superseded": true}
 Json tag_json(const TagOutcome& tag);
 
 // "tagged churn@v1.4.0 at 1a2b3c4d5e6f", and a warning when GTO cannot

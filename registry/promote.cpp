@@ -239,6 +239,7 @@ RollbackResult rollback(Registry& registry, const Policy& policy, const Rollback
     target = find_version(db, request.name, parse_semver(*holder->previous).key());
   }
   result.restored = *target;
+  if (request.before_write) request.before_write(result.restored);
   Json payload = version_json(result.restored);
   payload["stage"] = stage.name;
   payload["reason"] = request.reason;

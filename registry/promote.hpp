@@ -4,6 +4,7 @@
 // appends its events and applies them.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -94,6 +95,9 @@ struct RollbackRequest {
   std::string reason;
   std::optional<Semver> to;  // else the version the stage held before
   std::string actor;
+  // A check the caller adds, run under the write lock with the version to
+  // restore, before anything is written; throws to refuse.
+  std::function<void(const VersionRecord& restored)> before_write;
 };
 
 struct RollbackResult {

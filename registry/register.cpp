@@ -295,6 +295,9 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
     const Semver version =
         same_bytes ? parse_semver(same_bytes->version) : r.version ? *r.version : next_version(db, r);
     if (auto existing = find_version(db, r.name, version.key())) {
+      if (r.before_write && existing->digest == digest) {
+        r.before_write(existing->version, existing->git ? existing->git->commit : std::string());
+      }
       if (existing->digest != digest) {
         throw Error(ExitCode::check_failed,
                     "version " + quote(existing->ref()) + " already exists with other content (" +
@@ -308,6 +311,7 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
       result.metadata_differs = has_metadata(r) && !same_metadata(db, *existing, r, links);
       return result;
     }
+    if (r.before_write) r.before_write(version.str(), provenance ? provenance->commit : std::string());
     const Json payload =
         registration_payload(r, version, scan, ingested.manifest, digest, provenance, links, format);
     const Event event =

@@ -2,6 +2,7 @@
 // Registering a model (or dataset) version.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ struct RegisterRequest {
   std::string stage;
   std::string actor;
   std::filesystem::path cwd;  // where git provenance is read
+  // A check the caller adds, run under the write lock once the version is
+  // decided and before anything is written: given the version and the git
+  // commit it is (or would be) registered from; throws to refuse.
+  std::function<void(const std::string& version, const std::string& commit)> before_write;
 };
 
 struct RegisterResult {

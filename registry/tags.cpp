@@ -1,7 +1,9 @@
 #include "registry/tags.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "registry/core/error.hpp"
 #include "registry/core/git.hpp"
@@ -63,9 +65,9 @@ std::optional<Suffix> split_suffix(std::string_view rest) {
 }
 
 // GTO's names: segments of [a-z0-9-] joined by '/'; lastmile's also allow
-// '.' and '_'.
-bool gto_readable_name(const std::string& name) {
-  return name.find_first_of("._") == std::string::npos;
+// '.' and '_'. GTO's stages end in a letter or digit; lastmile's may end in '-'.
+bool gto_readable(const std::string& name, const std::string& stage = "") {
+  return name.find_first_of("._") == std::string::npos && (stage.empty() || stage.back() != '-');
 }
 
 // A tag's annotation is anyone's text: only a digest of the right shape
@@ -128,7 +130,9 @@ std::optional<ModelTag> parse_model_tag(std::string_view tag) {
     return out;
   }
   // GTO writes the version with a 'v'; without one it is not a GTO tag.
-  if (suffix->body.size() < 2 || suffix->body.front() != 'v') return std::nullopt;
+  if (suffix->body.size() < 2 || suffix->body[0] != 'v' || !std::isdigit(static_cast<unsigned char>(suffix->body[1]))) {
+    return std::nullopt;
+  }
   const auto version = try_parse_semver(suffix->body.substr(1));
   if (!version) return std::nullopt;
   out.version = version->str();
@@ -145,10 +149,23 @@ std::string promotion_tag_name(const std::string& name, const std::string& stage
 }
 
 std::int64_t next_tag_counter(const std::vector<std::string>& tags, const std::string& name) {
+  // Every tag of the model that ends in "#<digits>", also those whose
+  // stage lastmile's rules would not allow (GTO's allow '/' and a leading
+  // digit): GTO counts them all.
   std::int64_t highest = 0;
   for (const auto& tag : tags) {
-    const auto parsed = parse_model_tag(tag);
-    if (parsed && parsed->name == name && parsed->counter) highest = std::max(highest, *parsed->counter);
+    if (tag.size() <= name.size() || tag.compare(0, name.size(), name) != 0) continue;
+    if (tag[name.size()] != '@' && tag[name.size()] != '#') continue;
+    const auto hash = tag.rfind('#');
+    if (hash <= name.size()) continue;
+    if (const auto counter = parse_counter(std::string_view(tag).substr(hash + 1))) {
+      highest = std::max(highest, *counter);
+    }
+  }
+  if (highest == std::numeric_limits<std::int64_t>::max()) {
+    throw Error(ExitCode::data, "the tags of " + quote(name) + " have used up their numbers (a tag ends in #" +
+                                    std::to_string(highest) + ")",
+                "find it with 'git tag --list \'" + name + "#*\''");
   }
   return highest + 1;
 }
@@ -191,7 +208,11 @@ void require_tag_repository(const std::filesystem::path& cwd, const std::string&
 }
 
 void require_taggable(const std::filesystem::path& cwd, const std::string& commit,
-                      const std::string& what) {
+                      const std::string& what, const std::string& tag) {
+  if (const std::string problem = git::tag_name_problem(tag); !problem.empty()) {
+    throw Error(ExitCode::usage, "cannot tag " + what + ": git refuses the tag name " + quote(tag) + ": " + problem,
+                "run without tags (--no-tag), or choose a version git can name");
+  }
   if (commit.empty()) {
     throw Error(ExitCode::config,
                 "cannot tag " + what + ": it has no git commit to point at (not registered in a "
@@ -201,7 +222,7 @@ void require_taggable(const std::filesystem::path& cwd, const std::string& commi
   require_tag_repository(cwd, what);
   if (!git::commit_exists(cwd, commit)) {
     throw Error(ExitCode::not_found,
-                "cannot tag " + what + ": commit " + short_commit(commit) +
+                "cannot tag " + what + ": commit " + quote(short_commit(commit)) +
                     " it was registered from is not in this repository",
                 missing_commit_hint(cwd));
   }
@@ -213,8 +234,8 @@ void require_registration_tag_free(const std::filesystem::path& cwd, const std::
   const auto existing = git::find_tag(cwd, tag);
   if (existing && existing->commit != commit) {
     throw Error(ExitCode::check_failed,
-                "git tag " + quote(tag) + " points at commit " + short_commit(existing->commit) +
-                    ", not at " + short_commit(commit) + " that " + name + "@" + version +
+                "git tag " + quote(tag) + " points at commit " + quote(short_commit(existing->commit)) +
+                    ", not at " + quote(short_commit(commit)) + " that " + quote(name + "@" + version) +
                     " is registered from",
                 "inspect it with 'git show " + tag + "'; tags are never moved");
   }
@@ -225,8 +246,8 @@ TagOutcome tag_registration(const std::filesystem::path& cwd, const VersionRecor
   TagOutcome out;
   out.tag = registration_tag_name(v.name, v.version);
   out.commit = v.git ? v.git->commit : std::string();
-  out.gto_readable = gto_readable_name(v.name);
-  require_taggable(cwd, out.commit, quote(v.ref()));
+  out.gto_readable = gto_readable(v.name);
+  require_taggable(cwd, out.commit, quote(v.ref()), out.tag);
   require_registration_tag_free(cwd, v.name, v.version, out.commit);
   out.created = git::create_annotated_tag(cwd, out.tag, out.commit, registration_tag_message(v), actor) ==
                 git::TagCreated::created;
@@ -236,13 +257,18 @@ TagOutcome tag_registration(const std::filesystem::path& cwd, const VersionRecor
 }
 
 TagOutcome tag_promotion(const std::filesystem::path& cwd, const VersionRecord& v,
-                         const std::string& stage, const std::string& actor) {
+                         const std::string& stage, const std::string& actor,
+                         const std::function<bool()>& still_holds) {
   TagOutcome out;
   out.commit = v.git ? v.git->commit : std::string();
-  out.gto_readable = gto_readable_name(v.name);
-  require_taggable(cwd, out.commit, quote(v.ref()) + " in " + quote(stage));
+  out.gto_readable = gto_readable(v.name, stage);
+  require_taggable(cwd, out.commit, quote(v.ref()) + " in " + quote(stage), promotion_tag_name(v.name, stage, 1));
   const std::string message = promotion_tag_message(v, stage);
   const git::TagLock lock(cwd);  // one number, one tag
+  if (still_holds && !still_holds()) {
+    out.superseded = true;
+    return out;
+  }
   for (int attempt = 0; attempt < k_counter_attempts; ++attempt) {
     const std::int64_t counter = next_tag_counter(git::tag_names(cwd, v.name), v.name);
     out.tag = promotion_tag_name(v.name, stage, counter);
@@ -265,10 +291,13 @@ namespace {
 void find_promoted_version(const std::filesystem::path& cwd, RefMeaning& m,
                            const std::map<std::string, std::string>& trailers) {
   const auto from_annotation = trailers.find("Lastmile-Version");
-  if (from_annotation != trailers.end() && try_parse_semver(from_annotation->second)) {
-    m.version = from_annotation->second;
-    m.version_from = "annotation";
-    return;
+  if (from_annotation != trailers.end() && !from_annotation->second.empty() &&
+      std::isdigit(static_cast<unsigned char>(from_annotation->second[0]))) {
+    if (const auto version = try_parse_semver(from_annotation->second)) {
+      m.version = version->str();
+      m.version_from = "annotation";
+      return;
+    }
   }
   std::optional<Semver> best;
   for (const auto& name : git::tag_names(cwd, m.tag.name + "@v")) {
@@ -297,16 +326,19 @@ RefMeaning check_ref(const std::filesystem::path& cwd, std::string_view text, sq
   if (text.substr(0, prefix.size()) == prefix) text.remove_prefix(prefix.size());
   const std::string problem = git::tag_name_problem(text);
   if (!problem.empty()) {
-    throw Error(ExitCode::usage, quote(text) + " is not a valid git tag name: " + problem,
-                not_a_model_tag_hint());
+    throw Error(ExitCode::usage, "cannot check tag " + quote(text) + ": git's ref rules forbid the name: " + problem,
+                "see 'git check-ref-format --help'; " + not_a_model_tag_hint());
   }
   const auto parsed = parse_model_tag(text);
-  if (!parsed) throw Error(ExitCode::usage, quote(text) + " is not a model tag", not_a_model_tag_hint());
+  if (!parsed) {
+    throw Error(ExitCode::usage, "cannot check tag " + quote(text) + ": it is not a model tag",
+                not_a_model_tag_hint());
+  }
   RefMeaning m;
   m.tag = *parsed;
   const git::RepositoryState state = git::repository_state(cwd);
   if (!state.found) {
-    throw Error(ExitCode::not_found, "not in a git repository",
+    throw Error(ExitCode::not_found, "cannot check tag " + quote(text) + ": not in a git repository",
                 "run it in the clone the tag was pushed to");
   }
   const auto record = git::find_tag(cwd, text);
@@ -316,7 +348,8 @@ RefMeaning check_ref(const std::filesystem::path& cwd, std::string_view text, sq
       hint = std::string(state.shallow ? "this is a shallow clone" : "this clone has no tags") + "; " +
              shallow_fix();
     }
-    throw Error(ExitCode::not_found, "no tag " + quote(text) + " in this repository", hint);
+    throw Error(ExitCode::not_found, "cannot check tag " + quote(text) + ": it is not in this repository",
+                hint);
   }
   m.record = *record;
   const auto trailers = tag_trailers(m.record.message);
@@ -340,6 +373,15 @@ RefMeaning check_ref(const std::filesystem::path& cwd, std::string_view text, sq
                     held->ref() + " as " + held->digest,
                 "the tag was made by another registry, or the version was registered again "
                 "elsewhere; compare with 'git show " + std::string(text) + "'");
+  }
+  const std::string held_commit = held->git ? held->git->commit : std::string();
+  if (held_commit != m.record.commit) {
+    throw Error(ExitCode::check_failed,
+                "tag " + quote(text) + " points at commit " + quote(short_commit(m.record.commit)) +
+                    " but the registry has " + held->ref() + " from " +
+                    (held_commit.empty() ? std::string("no commit") : quote(short_commit(held_commit))),
+                "the tag was made by another registry, or moved; compare with 'git show " +
+                    std::string(text) + "'");
   }
   m.digest = held->digest;
   return m;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -64,14 +65,16 @@ void require_tag_repository(const std::filesystem::path& cwd, const std::string&
 // there is no commit (not a git repository, or nothing committed yet),
 // Error(not_found) when this clone lacks it (with the fix for a shallow
 // clone). `what` names the tag for the message.
+// Error(usage) when git would refuse the name `tag`.
 void require_taggable(const std::filesystem::path& cwd, const std::string& commit,
-                      const std::string& what);
+                      const std::string& what, const std::string& tag);
 
 struct TagOutcome {
   std::string tag;
   std::string commit;
   bool created = false;  // false: it was there already, on the same commit
   bool gto_readable = true;  // GTO's stricter names ('.' and '_' are not in them)
+  bool superseded = false;   // a promotion not tagged: the stage moved on before it could be
 };
 
 // Throws Error(check_failed) when the registration tag of name@version
@@ -88,8 +91,12 @@ TagOutcome tag_registration(const std::filesystem::path& cwd, const VersionRecor
 // Tags the move of `v` into `stage` with the model's next counter. lastmile
 // processes take numbers one at a time (git::TagLock); a tag made meanwhile
 // by another tool makes it try the next number.
+// `still_holds`, asked under that lock, says whether the stage still holds
+// `v`: when another move came after this one and tagged first, tagging this
+// one now would make GTO read the older move as the newer (superseded).
 TagOutcome tag_promotion(const std::filesystem::path& cwd, const VersionRecord& v,
-                         const std::string& stage, const std::string& actor);
+                         const std::string& stage, const std::string& actor,
+                         const std::function<bool()>& still_holds);
 
 // What a pushed tag means.
 struct RefMeaning {

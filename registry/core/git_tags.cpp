@@ -19,7 +19,8 @@ namespace lm::git {
 
 namespace {
 
-constexpr int k_lock_attempts = 200;
+constexpr int k_lock_attempts = 200;  // 10 ms apart
+constexpr std::chrono::seconds k_lock_wait{10};
 
 using detail::open_repository;
 using detail::RepoPtr;
@@ -49,7 +50,7 @@ std::string hex(const git_oid* oid) {
 RepoPtr require_repository(const std::filesystem::path& start) {
   RepoPtr repo = open_repository(start);
   if (!repo) {
-    throw Error(ExitCode::not_found, "not in a git repository: " + start.string(),
+    throw Error(ExitCode::not_found, "not in a git repository: " + quote(start.string()),
                 "run it inside the git work tree the models were registered from");
   }
   return repo;
@@ -143,15 +144,18 @@ std::optional<TagRecord> find_tag(const std::filesystem::path& start, std::strin
   if (!valid_tag_name(name)) return std::nullopt;
   git_reference* raw_ref = nullptr;
   const std::string ref_name = "refs/tags/" + std::string(name);
-  if (git_reference_lookup(&raw_ref, repo.get(), ref_name.c_str()) != 0) return std::nullopt;
+  const int found = git_reference_lookup(&raw_ref, repo.get(), ref_name.c_str());
+  if (found == GIT_ENOTFOUND) return std::nullopt;
+  if (found != 0) throw Error(ExitCode::io, "cannot read git tag " + quote(name) + ": " + last_error());
   RefPtr ref(raw_ref);
   TagRecord record;
   record.name = std::string(name);
   git_object* raw_target = nullptr;
-  if (git_reference_peel(&raw_target, ref.get(), GIT_OBJECT_COMMIT) == 0) {
-    record.commit = hex(git_object_id(raw_target));
-    git_object_free(raw_target);
+  if (git_reference_peel(&raw_target, ref.get(), GIT_OBJECT_COMMIT) != 0) {
+    throw Error(ExitCode::data, "git tag " + quote(name) + " does not point at a commit");
   }
+  record.commit = hex(git_object_id(raw_target));
+  git_object_free(raw_target);
   git_object* raw_tag = nullptr;
   const git_oid* direct = git_reference_target(ref.get());
   if (direct && git_object_lookup(&raw_tag, repo.get(), direct, GIT_OBJECT_TAG) == 0) {
@@ -189,12 +193,26 @@ TagLock::TagLock(const std::filesystem::path& start) {
   const std::filesystem::path path = std::filesystem::path(git_repository_commondir(repo.get())) /
                                      "lastmile-tags.lock";
   m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (m_fd < 0) throw Error(ExitCode::io, "cannot open " + quote(path.string()) + ": " + errno_text(errno));
-  while (::flock(m_fd, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
+  if (m_fd < 0) {
     const int err = errno;
-    ::close(m_fd);
-    throw Error(ExitCode::io, "cannot lock " + quote(path.string()) + ": " + errno_text(err));
+    throw Error(err == EACCES || err == EROFS || err == EPERM ? ExitCode::permission : ExitCode::io,
+                "cannot open " + quote(path.string()) + ": " + errno_text(err));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + k_lock_wait;
+  while (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err != EWOULDBLOCK && err != EINTR) {
+      ::close(m_fd);
+      throw Error(ExitCode::io, "cannot lock " + quote(path.string()) + ": " + errno_text(err));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(m_fd);
+      throw Error(ExitCode::temp_fail,
+                  "another process held " + quote(path.string()) + " for over " +
+                      std::to_string(k_lock_wait.count()) + " seconds",
+                  "run it again; it is safe to retry");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
@@ -218,7 +236,7 @@ TagCreated create_annotated_tag(const std::filesystem::path& start, const std::s
   ObjectPtr target = lookup_commit(repo.get(), commit);
   if (!target) {
     throw Error(ExitCode::not_found,
-                "cannot create git tag " + quote(name) + ": commit " + commit.substr(0, 12) +
+                "cannot create git tag " + quote(name) + ": commit " + quote(commit.substr(0, 12)) +
                     " is not in this repository");
   }
   SignaturePtr tagger = tagger_signature(repo.get(), fallback_tagger);
@@ -233,6 +251,10 @@ TagCreated create_annotated_tag(const std::filesystem::path& start, const std::s
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (rc == GIT_EEXISTS) return TagCreated::exists;
+  if (rc == GIT_ELOCKED) {
+    throw Error(ExitCode::temp_fail, "cannot create git tag " + quote(name) + ": its ref stayed locked",
+                "run it again; it is safe to retry");
+  }
   if (rc != 0) throw Error(ExitCode::io, "cannot create git tag " + quote(name) + ": " + last_error());
   return TagCreated::created;
 }

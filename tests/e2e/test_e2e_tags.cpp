@@ -176,6 +176,28 @@ TEST_CASE("tags: a registration that cannot be tagged is refused before anything
     CHECK_THAT(r.err, Catch::Contains("cannot tag 'churn@1.0.0': it has no git commit"));
     CHECK(sb.event_count() == before);
   }
+  SECTION("a version whose tag name git refuses") {
+    Sandbox sb;
+    REQUIRE(sb.run({"init", "-q"}).rc == 0);
+    sb.write("m.bin", "w");
+    const RunResult r = sb.run({"register", "churn", "m.bin", "--version", "1.0.0+b.lock", "--tag"});
+    CHECK(r.rc == 64);
+    CHECK_THAT(r.err, Catch::Contains("cannot tag 'churn@1.0.0+b.lock': git refuses the tag name "
+                                      "'churn@v1.0.0+b.lock': a part of it ends with '.lock'"));
+    CHECK(sb.event_count() == 0);
+  }
+  SECTION("the next version's tag is already on another commit") {
+    Sandbox sb;
+    REQUIRE(sb.run({"init", "-q"}).rc == 0);
+    REQUIRE(git(sb, {"tag", "-a", "churn@v0.1.0", "-m", "made elsewhere"}).rc == 0);
+    commit_file(sb, "train.py", "new\n");
+    sb.write("m.bin", "w");
+    const RunResult r = sb.run({"register", "churn", "m.bin", "--tag"});  // 0.1.0, decided by the registry
+    CHECK(r.rc == 1);
+    CHECK_THAT(r.err, Catch::Contains("git tag 'churn@v0.1.0' points at commit"));
+    CHECK(sb.event_count() == 0);
+    CHECK(sb.stored_files().empty());
+  }
   SECTION("the version's tag is already on another commit") {
     Sandbox sb;
     REQUIRE(sb.run({"init", "-q"}).rc == 0);
@@ -208,6 +230,18 @@ TEST_CASE("tags: a promotion whose commit this clone lacks is refused before it 
                         Catch::Contains("is not in this repository"));
   CHECK(sb.event_count() == before);
   CHECK(sb.run({"status", "churn", "--json"}).json()["models"][0]["stages"][1]["version"].is_null());
+
+  // A rollback to it is refused the same way, before the stage moves back.
+  commit_file(sb, "keep.txt", "y\n");
+  sb.write("m2.bin", "w2");
+  REQUIRE(sb.run({"register", "churn", "m2.bin", "--version", "2.0.0"}).rc == 0);
+  REQUIRE(sb.run({"promote", "churn@1.0.0", "--to", "staging", "--no-tag"}).rc == 0);
+  REQUIRE(sb.run({"promote", "churn@2.0.0", "--to", "staging"}).rc == 0);
+  const long moved = sb.event_count();
+  const RunResult back = sb.run({"rollback", "churn", "--stage", "staging", "--reason", "r"});
+  CHECK(back.rc == 66);
+  CHECK_THAT(back.err, Catch::Contains("cannot tag 'churn@1.0.0'"));
+  CHECK(sb.event_count() == moved);
 }
 
 TEST_CASE("check-ref: a fresh clone without a registry reads what a pushed tag means", "[e2e][tags]") {
@@ -244,7 +278,7 @@ TEST_CASE("check-ref: a fresh clone without a registry reads what a pushed tag m
   r = sb.exec({LASTMILE_BIN, "check-ref", "churn#staging#1"}, {.cwd = shallow});
   CHECK(r.rc == 66);
   CHECK(r.out.empty());
-  CHECK_THAT(r.err, Catch::Contains("no tag 'churn#staging#1' in this repository") &&
+  CHECK_THAT(r.err, Catch::Contains("cannot check tag 'churn#staging#1': it is not in this repository") &&
                         Catch::Contains("this is a shallow clone") && Catch::Contains("fetch-depth: 0"));
 }
 
@@ -268,7 +302,15 @@ TEST_CASE("check-ref: tags made by GTO or by hand, and tags that disagree with t
   REQUIRE(r.rc == 0);
   CHECK(r.json()["event"] == "unassignment");
   CHECK(r.json()["annotated"] == false);
+  CHECK_THAT(r.err, Catch::Contains("warning: 'churn#prod!#2' is a lightweight tag: GTO ignores it"));
   CHECK(r.json()["tagger"].is_null());
+  // A tag of a registered version on another commit than it came from.
+  commit_file(sb, "later.txt", "z\n");
+  REQUIRE(git(sb, {"tag", "-a", "churn#prod#3", "-m", "x\n\nLastmile-Version: 1.0.0"}).rc == 0);
+  r = sb.run({"check-ref", "churn#prod#3"});
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.err, Catch::Contains("tag 'churn#prod#3' points at commit") &&
+                        Catch::Contains("but the registry has churn@1.0.0 from"));
   // An annotation whose digest is not what the registry holds.
   REQUIRE(git(sb, {"tag", "-a", "churn@v1.0.0!", "-m",
                    "x\n\nLastmile-Digest: sha256:" + std::string(64, 'b')})
@@ -286,18 +328,21 @@ TEST_CASE("check-ref: names git forbids and tags that are not model tags never r
     const RunResult r = sb.run({"check-ref", "--", bad});
     CHECK(r.rc == 64);
     CHECK(r.out.empty());
-    CHECK_THAT(r.err, Catch::Contains("is not a valid git tag name: ") &&
-                          Catch::Contains("hint: model tags are NAME@vVERSION"));
+    CHECK_THAT(r.err, Catch::Contains("lastmile: error: cannot check tag") &&
+                          Catch::Contains("git's ref rules forbid the name: ") &&
+                          Catch::Contains("hint: see 'git check-ref-format --help'"));
   }
-  for (const std::string other : {"v1.0.0", "release-2026", "churn@1.0.0", "Churn@v1.0.0", "churn#Prod#1"}) {
+  for (const std::string other :
+       {"v1.0.0", "release-2026", "churn@1.0.0", "Churn@v1.0.0", "churn#Prod#1", "churn@vv1.0.0"}) {
     INFO(other);
     const RunResult r = sb.run({"check-ref", other});
     CHECK(r.rc == 64);
-    CHECK_THAT(r.err, Catch::Contains("is not a model tag"));
+    CHECK_THAT(r.err, Catch::Contains("cannot check tag '" + other + "': it is not a model tag") &&
+                          Catch::Contains("hint: model tags are NAME@vVERSION"));
   }
   const RunResult r = sb.run({"check-ref", "churn@v1.0.0"});
   CHECK(r.rc == 66);
-  CHECK_THAT(r.err, Catch::Contains("no tag 'churn@v1.0.0' in this repository"));
+  CHECK_THAT(r.err, Catch::Contains("cannot check tag 'churn@v1.0.0': it is not in this repository"));
   CHECK_THAT(r.err, Catch::Contains("this clone has no tags"));
 }
 

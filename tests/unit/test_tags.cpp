@@ -72,7 +72,7 @@ TEST_CASE("model tags read as GTO writes them", "[tags]") {
   for (const char* other : {"v1.4.0", "churn", "churn@1.4.0", "churn@vx", "churn@v1.4", "Churn@v1.0.0",
                             "churn#Prod#1", "churn#production#", "churn#production#x", "churn#production#-1",
                             "churn#production#1#2", "@v1.0.0", "churn@latest", "churn@v1.0.0!!",
-                            "churn#production#99999999999999999999", "a..b@v1.0.0"}) {
+                            "churn#production#99999999999999999999", "a..b@v1.0.0", "churn@vv1.0.0"}) {
     INFO(other);
     CHECK_FALSE(parse_model_tag(other));
   }
@@ -89,6 +89,9 @@ TEST_CASE("tag names and counters", "[tags]") {
   CHECK(next_tag_counter(tags, "churn") == 5);
   CHECK(next_tag_counter(tags, "fresh") == 1);
   for (const auto& tag : tags) CHECK(parse_model_tag(tag));
+  // GTO counts stages lastmile's rules refuse ('/', a leading digit) too.
+  CHECK(next_tag_counter({"churn#eu/prod#7", "churn#1st#8"}, "churn") == 9);
+  CHECK(test::code_of([] { next_tag_counter({"churn#x#9223372036854775807"}, "churn"); }) == ExitCode::data);
 }
 
 TEST_CASE("annotations carry trailers that only checked values fill", "[tags]") {
