@@ -49,4 +49,14 @@ inline std::vector<Command> all_commands() {
           deploy_command(),   hooks_command(),    checkout_command()};
 }
 
+// A check that lets any value through but names the ones an option takes,
+// as CLI::IsMember does ("{auto,always,never}"): help shows them and shell
+// completion offers them, while the command checks the value itself and
+// says what is wrong in its own words.
+inline CLI::Validator takes_one_of(const std::vector<std::string>& values) {
+  std::string set;
+  for (const auto& v : values) set += (set.empty() ? "" : ",") + v;
+  return CLI::Validator("{" + set + "}");
+}
+
 }  // namespace lm::cli
