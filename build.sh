@@ -14,7 +14,7 @@ readonly jobs=$(nproc 2>/dev/null || echo 2)
 readonly packages=(
   cmake ninja-build g++ pkg-config git groff-base graphviz libxml2-utils python3-yaml
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2 libyaml-cpp-dev
-  libkainjow-mustache-dev
+  libkainjow-mustache-dev zsh fish
 )
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -70,7 +70,8 @@ void add_global_options(CLI::App& app, Globals& g) {
   app.add_flag("-q,--quiet", g.quiet, "print only results and errors");
   app.add_flag("-v,--verbose", g.verbose, "print more detail");
   app.add_option("--color", g.color, "colour: auto (default), always or never")
-      ->type_name("WHEN");
+      ->type_name("WHEN")
+      ->check(takes_one_of({"auto", "always", "never"}));
 }
 
 int finish_stdout(int status) {

@@ -56,7 +56,7 @@ void require_directory_or_absent(const fs::path& dir, const std::string& what, c
 }
 
 deploy::Catalog catalog(Context& ctx, const DeployOptions& o) {
-  std::vector<fs::path> dirs{ctx.project_root() / ".lastmile" / "templates"};
+  std::vector<fs::path> dirs{deploy::project_templates_dir(ctx.project_root())};
   if (!o.template_dir.empty()) {
     const fs::path dir = from_cwd(ctx, o.template_dir);
     std::error_code ec;
@@ -66,12 +66,6 @@ deploy::Catalog catalog(Context& ctx, const DeployOptions& o) {
     dirs.push_back(dir);
   }
   return deploy::load_catalog(dirs);
-}
-
-std::vector<std::string> stage_order(Context& ctx) {
-  std::vector<std::string> order;
-  for (const auto& s : ctx.policy().policy.stages) order.push_back(s.name);
-  return order;
 }
 
 // The settings in lastmile.yaml; a policy with problems is refused, since
@@ -87,7 +81,7 @@ deploy::ManifestContext context_for(Context& ctx, const DeployOptions& o) {
   request.settings.policy = policy_settings(ctx);
   for (const auto& f : o.values_files) request.settings.values_files.push_back(from_cwd(ctx, f));
   request.settings.sets = o.sets;
-  request.stage_order = stage_order(ctx);
+  request.stage_order = ctx.policy().policy.stage_names();
   return deploy::build_context(ctx.registry().db(), request);
 }
 

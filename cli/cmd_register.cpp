@@ -263,6 +263,7 @@ void add_register_options(CLI::App& sub, RegisterOptions& o) {
                       ->type_name("V");
   sub.add_option("--bump", o.bump, "next version after the highest: major, minor (default) or patch")
       ->type_name("KIND")
+      ->check(takes_one_of({"major", "minor", "patch"}))
       ->excludes(version);
   sub.add_option("--metrics", o.metrics_files,
                  "metrics file, JSON or YAML; nested keys become dotted names, other values labels")
@@ -286,7 +287,8 @@ void add_register_options(CLI::App& sub, RegisterOptions& o) {
   sub.add_option("--store", o.store,
                  "copy (default): keep the bytes in the registry; reference: record hashes and "
                  "the path only")
-      ->type_name("MODE");
+      ->type_name("MODE")
+      ->check(takes_one_of({"copy", "reference"}));
   if (o.kind == "model") add_tag_flags(sub, o.tags, "registration");
 }
 

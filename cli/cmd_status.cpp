@@ -150,7 +150,7 @@ int run_status(Context& ctx, const StatusOptions& o) {
   std::vector<std::string> stages;
   const PolicyLoad& policy = ctx.policy();
   if (policy.ok()) {
-    for (const auto& s : policy.policy.stages) stages.push_back(s.name);
+    stages = policy.policy.stage_names();
   } else {
     ctx.out().warn("lastmile.yaml has problems ('lastmile policy check'); showing the stages the log knows");
   }

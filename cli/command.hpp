@@ -41,13 +41,24 @@ Command audit_command();
 Command deploy_command();
 Command hooks_command();
 Command check_ref_command();
+Command completion_command();
 
 inline std::vector<Command> all_commands() {
   return {init_command(),     register_command(), dataset_command(), list_command(),
           show_command(),     lineage_command(),  diff_command(),    history_command(),
           verify_command(),   policy_command(),   gate_command(),    promote_command(),
           approve_command(),  rollback_command(), status_command(),  audit_command(),
-          deploy_command(),   hooks_command(),    check_ref_command(), checkout_command()};
+          deploy_command(),   hooks_command(),    check_ref_command(), checkout_command(), completion_command()};
+}
+
+// A check that lets any value through but names the ones an option takes,
+// as CLI::IsMember does ("{auto,always,never}"): help shows them and shell
+// completion offers them, while the command checks the value itself and
+// says what is wrong in its own words.
+inline CLI::Validator takes_one_of(const std::vector<std::string>& values) {
+  std::string set;
+  for (const auto& v : values) set += (set.empty() ? "" : ",") + v;
+  return CLI::Validator("{" + set + "}");
 }
 
 }  // namespace lm::cli

@@ -33,6 +33,10 @@ const Template& Catalog::find(const std::string& target) const {
   throw Error(ExitCode::not_found, "no deployment target " + quote(target), "the targets are: " + list);
 }
 
+std::filesystem::path project_templates_dir(const std::filesystem::path& project_root) {
+  return project_root / ".lastmile" / "templates";
+}
+
 Catalog load_catalog(const std::vector<std::filesystem::path>& dirs) {
   Catalog catalog;
   for (const auto& f : builtin_files()) {

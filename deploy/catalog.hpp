@@ -19,6 +19,9 @@ struct Catalog {
   const Template& find(const std::string& target) const;
 };
 
+// Where a project keeps its own templates: .lastmile/templates at its top.
+std::filesystem::path project_templates_dir(const std::filesystem::path& project_root);
+
 // Built-in templates, then every *.mustache file in each directory in
 // `dirs` that exists. Throws Error(data) for a malformed template.
 Catalog load_catalog(const std::vector<std::filesystem::path>& dirs);

@@ -41,9 +41,7 @@ std::optional<std::string> stage_for(sql::Db& db, const Policy& policy, const Re
   if (!request.stage.empty()) return require_stage(policy, request.stage).name;
   if (request.ref.kind == Ref::Kind::stage) return request.ref.stage;
   if (policy.stage(request.environment)) return request.environment;
-  std::vector<std::string> order;
-  for (const auto& s : policy.stages) order.push_back(s.name);
-  return furthest_stage_holding(db, v.name, v.id, order);
+  return furthest_stage_holding(db, v.name, v.id, policy.stage_names());
 }
 
 std::optional<Deployment> current_in(sql::Db& db, const std::string& name, const std::string& environment) {

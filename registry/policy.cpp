@@ -490,6 +490,12 @@ const StageSpec* Policy::stage(const std::string& name) const {
   return nullptr;
 }
 
+std::vector<std::string> Policy::stage_names() const {
+  std::vector<std::string> names;
+  for (const auto& s : stages) names.push_back(s.name);
+  return names;
+}
+
 std::map<std::string, Better> Policy::metric_directions() const {
   std::map<std::string, Better> out;
   for (const auto& s : stages) {

@@ -62,6 +62,8 @@ struct Policy {
   bool git_tags = false;
 
   const StageSpec* stage(const std::string& name) const;
+  // The stages' names, first to last.
+  std::vector<std::string> stage_names() const;
   // The direction each metric improves in, as the gates imply it: a min
   // gate or no_worse_than with better: higher means higher; max, lower.
   std::map<std::string, Better> metric_directions() const;

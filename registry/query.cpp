@@ -234,6 +234,16 @@ std::vector<ModelSummary> list_models(sql::Db& db) {
   return out;
 }
 
+std::vector<std::string> list_refs(sql::Db& db) {
+  auto stmt = db.prepare(
+      "SELECT m.name || '@' || v.version FROM versions v JOIN models m ON m.id = v.model_id "
+      "UNION SELECT m.name || '@' || a.stage FROM stage_assignments a JOIN models m ON m.id = a.model_id "
+      "ORDER BY 1");
+  std::vector<std::string> out;
+  while (stmt.step()) out.push_back(stmt.text(0));
+  return out;
+}
+
 std::vector<VersionRecord> list_versions(sql::Db& db, const std::string& name) {
   require_model(db, name);
   auto stmt = db.prepare(select_versions("WHERE m.name = ?"));

@@ -105,6 +105,10 @@ std::vector<VersionRecord> list_versions(sql::Db& db, const std::string& name);
 // The versions with these ids, in the order given (missing ids skipped).
 std::vector<VersionRecord> versions_by_ids(sql::Db& db, const std::vector<std::int64_t>& ids);
 
+// Every reference that names a version now, sorted: NAME@VERSION for each
+// version, NAME@STAGE for each stage holding one.
+std::vector<std::string> list_refs(sql::Db& db);
+
 // Every version in the registry, in registration order.
 std::vector<VersionRecord> all_versions(sql::Db& db);
 

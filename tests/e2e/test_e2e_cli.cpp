@@ -17,7 +17,7 @@ namespace {
 const std::vector<std::string> k_commands = {
     "init",    "register", "dataset", "list", "show",     "lineage", "diff",  "history",
     "verify",  "policy",   "gate",    "promote", "approve", "rollback", "status", "audit",
-    "deploy",  "hooks",    "check-ref", "checkout"};
+    "deploy",  "hooks",    "check-ref", "checkout", "completion"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
@@ -103,7 +103,7 @@ TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
       {"gate", {"churn", "--stage", "staging"}}, {"promote", {"churn", "--to", "staging"}},
       {"approve", {"churn", "--stage", "production"}},
       {"rollback", {"churn", "--stage", "production", "--reason", "r"}},
-      {"deploy", {"churn", "-t", "kubernetes"}}, {"check-ref", {"churn@v1.0.0"}}};
+      {"deploy", {"churn", "-t", "kubernetes"}}, {"check-ref", {"churn@v1.0.0"}}, {"completion", {"bash"}}};
   for (const auto& cmd : k_commands) {
     INFO(cmd);
     std::vector<std::string> args = command_words(cmd);

@@ -43,6 +43,7 @@ stages:
   REQUIRE(load.ok());
   const Policy& p = load.policy;
   REQUIRE(p.stages.size() == 3);
+  CHECK(p.stage_names() == std::vector<std::string>{"sandbox", "staging", "production"});
   CHECK(p.stages[1].from == std::vector<std::string>{"sandbox"});
   CHECK(p.gate_count() == 7);
   const StageSpec& prod = *p.stage("production");

@@ -182,6 +182,17 @@ TEST_CASE("promote moves the stage and records the version it replaced", "[stage
   CHECK_FALSE(has_been_in(f.reg.db(), v1.id, "production"));
 }
 
+TEST_CASE("the references that name a version now: every version, every stage holding one", "[stages]") {
+  Fixture f;
+  CHECK(list_refs(f.reg.db()).empty());
+  const VersionRecord v1 = f.add("churn", 0.9);
+  f.add("churn", 0.95);
+  f.add("fraud", 0.85);
+  REQUIRE(f.promote_to(v1, "staging").promoted);
+  CHECK(list_refs(f.reg.db()) == std::vector<std::string>{"churn@0.1.0", "churn@0.2.0", "churn@sandbox",
+                                                          "churn@staging", "fraud@0.1.0", "fraud@sandbox"});
+}
+
 TEST_CASE("promoting a version the stage holds already does nothing", "[stages]") {
   Fixture f;
   const VersionRecord v1 = f.add("churn", 0.9);
