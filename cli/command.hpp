@@ -40,13 +40,14 @@ Command status_command();
 Command audit_command();
 Command deploy_command();
 Command hooks_command();
+Command ci_command();
 
 inline std::vector<Command> all_commands() {
   return {init_command(),     register_command(), dataset_command(), list_command(),
           show_command(),     lineage_command(),  diff_command(),    history_command(),
           verify_command(),   policy_command(),   gate_command(),    promote_command(),
           approve_command(),  rollback_command(), status_command(),  audit_command(),
-          deploy_command(),   hooks_command(),    checkout_command()};
+          deploy_command(),   hooks_command(),    ci_command(),      checkout_command()};
 }
 
 }  // namespace lm::cli
