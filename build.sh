@@ -4,9 +4,13 @@
 #   ./build.sh demo    install what is missing, build, run the demo
 #   ./build.sh test    install what is missing, build, run every test suite,
 #                      then again under AddressSanitizer and UBSan
-#   ./build.sh build   install what is missing and build only
+#   ./build.sh build [CMAKE_ARGS...]
+#                      install what is missing and build only (CI jobs that
+#                      'lastmile ci init' writes pass -DLASTMILE_TESTS=OFF)
 #
-# Packages are installed with apt-get (as root, or through sudo).
+# Packages are installed with apt-get (as root, or through sudo). The tests
+# also need Node.js and npm (for action-validator, which checks the GitHub
+# workflow 'lastmile ci init' writes); they are installed when missing.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -16,12 +20,18 @@ readonly packages=(
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2 libyaml-cpp-dev
   libkainjow-mustache-dev zsh fish
 )
+# action-validator checks GitHub workflows against GitHub's schema; the
+# tests find it in build/node-tools (see tests/CMakeLists.txt).
+readonly action_validator_version=0.6.0
+readonly node_tools=build/node-tools
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# install_missing_packages [PACKAGE...]: the packages named, or the build's.
 install_missing_packages() {
-  local missing=()
-  for p in "${packages[@]}"; do
+  local wanted=("$@") missing=()
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${packages[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -41,6 +51,20 @@ build() {
   ninja -C "$dir" -j "$jobs"
 }
 
+install_test_tools() {
+  # A machine may have Node.js from elsewhere than Debian; only a missing
+  # node or npm is installed from Debian's packages.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    install_missing_packages nodejs npm
+  fi
+  local installed=$node_tools/node_modules/@action-validator/cli/package.json
+  if ! grep -qs "\"version\": \"$action_validator_version\"" "$installed"; then
+    say "installing action-validator $action_validator_version into $node_tools"
+    npm install --prefix "$node_tools" --no-audit --no-fund --loglevel=error \
+      "@action-validator/cli@$action_validator_version"
+  fi
+}
+
 run_tests() {
   local dir=$1
   say "testing $dir"
@@ -57,6 +81,7 @@ case "${1:-}" in
   test)
     install_missing_packages
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    install_test_tools
     run_tests build
     build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
     run_tests build-sanitize
@@ -64,10 +89,10 @@ case "${1:-}" in
     ;;
   build)
     install_missing_packages
-    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${@:2}"
     ;;
   *)
-    echo "usage: $0 demo|test|build" >&2
+    echo "usage: $0 demo|test|build [CMAKE_ARGS...]" >&2
     exit 64
     ;;
 esac

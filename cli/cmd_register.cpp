@@ -153,6 +153,7 @@ void print_result(const Context& ctx, const RegisterResult& result,
   } else if (v.git->dirty) {
     out.note("note: the work tree has uncommitted changes; recorded as dirty");
   }
+  if (v.git && result.clone.shallow) out.warn(shallow_clone_warning(result.clone));
 }
 
 std::vector<InputPath> input_paths(const RegisterOptions& o) {

@@ -55,4 +55,10 @@ std::string size_summary(std::uint64_t bytes, std::uint64_t files) {
   return human_size(bytes) + " in " + std::to_string(files) + (files == 1 ? " file" : " files");
 }
 
+std::string shallow_clone_warning(const git::CloneDepth& depth) {
+  return std::string("this is a shallow clone") + (depth.has_tags ? "" : " without tags") +
+         ": the commit is recorded, but the history and tags around it are not here; " +
+         git::shallow_clone_fix();
+}
+
 }  // namespace lm::cli

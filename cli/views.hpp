@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "registry/core/git.hpp"
 #include "registry/core/json.hpp"
 #include "registry/events.hpp"
 #include "registry/query.hpp"
@@ -28,5 +29,9 @@ std::string format_seconds(double seconds);
 
 // "1.2 MiB in 3 files"
 std::string size_summary(std::uint64_t bytes, std::uint64_t files);
+
+// The warning for a shallow clone: what it lacks and how to fetch it, on
+// a machine and in CI.
+std::string shallow_clone_warning(const git::CloneDepth& depth);
 
 }  // namespace lm::cli

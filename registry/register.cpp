@@ -329,6 +329,7 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
     }
     result.version = *find_version(db, r.name, version.key());
     result.created = true;
+    if (provenance) result.clone = provenance->depth;
     return result;
   } catch (...) {
     ObjectStore::discard(ingested.staged);

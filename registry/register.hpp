@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "registry/core/git.hpp"
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
 #include "registry/progress.hpp"
@@ -52,6 +53,9 @@ struct RegisterResult {
   bool metadata_differs = false;  // with created == false: metadata was given, and it differs
   std::size_t new_objects = 0;    // objects the store did not hold before
   std::uint64_t new_bytes = 0;
+  // The clone the provenance was read from (with created == true): a
+  // shallow one has lost the history and tags around the commit recorded.
+  git::CloneDepth clone;
 };
 
 // Hashes (and for StoreMode::copy stores) the artifact, then records the

@@ -80,14 +80,10 @@ bool well_formed_digest(const std::string& text) {
 
 std::string short_commit(const std::string& commit) { return commit.substr(0, 12); }
 
-std::string shallow_fix() {
-  return "fetch the full history and tags: actions/checkout with 'fetch-depth: 0', GitLab "
-         "'GIT_DEPTH: \"0\"', or 'git fetch --unshallow --tags'";
-}
 
 std::string missing_commit_hint(const std::filesystem::path& cwd) {
-  const git::RepositoryState state = git::repository_state(cwd);
-  if (state.shallow) return "this is a shallow clone; " + shallow_fix();
+  const auto depth = git::read_clone_depth(cwd);
+  if (depth && depth->shallow) return "this is a shallow clone; " + git::shallow_clone_fix();
   return "fetch the commit the model was registered from ('git fetch'), or register it from this "
          "repository";
 }
@@ -201,7 +197,7 @@ std::map<std::string, std::string> tag_trailers(std::string_view message) {
 }
 
 void require_tag_repository(const std::filesystem::path& cwd, const std::string& what) {
-  if (!git::repository_state(cwd).found) {
+  if (!git::read_clone_depth(cwd)) {
     throw Error(ExitCode::config, "cannot tag " + what + ": not in a git repository",
                 "run it inside the repository, or without tags (--no-tag)");
   }
@@ -336,17 +332,17 @@ RefMeaning check_ref(const std::filesystem::path& cwd, std::string_view text, sq
   }
   RefMeaning m;
   m.tag = *parsed;
-  const git::RepositoryState state = git::repository_state(cwd);
-  if (!state.found) {
+  const auto depth = git::read_clone_depth(cwd);
+  if (!depth) {
     throw Error(ExitCode::not_found, "cannot check tag " + quote(text) + ": not in a git repository",
                 "run it in the clone the tag was pushed to");
   }
   const auto record = git::find_tag(cwd, text);
   if (!record) {
     std::string hint = "list the tags here with 'git tag --list'; fetch them with 'git fetch --tags'";
-    if (state.shallow || !state.has_tags) {
-      hint = std::string(state.shallow ? "this is a shallow clone" : "this clone has no tags") + "; " +
-             shallow_fix();
+    if (depth->shallow || !depth->has_tags) {
+      hint = std::string(depth->shallow ? "this is a shallow clone" : "this clone has no tags") + "; " +
+             git::shallow_clone_fix();
     }
     throw Error(ExitCode::not_found, "cannot check tag " + quote(text) + ": it is not in this repository",
                 hint);

@@ -54,6 +54,13 @@ struct StatusFree {
 struct ConfigFree {
   void operator()(git_config* p) const noexcept { git_config_free(p); }
 };
+struct RefIteratorFree {
+  void operator()(git_reference_iterator* p) const noexcept { git_reference_iterator_free(p); }
+};
+using detail::ObjectFree;
+struct TreeEntryFree {
+  void operator()(git_tree_entry* p) const noexcept { git_tree_entry_free(p); }
+};
 
 std::string head_commit(git_repository* repo) {
   git_oid oid;
@@ -101,6 +108,18 @@ std::string remote_url(git_repository* repo) {
   std::unique_ptr<git_remote, RemoteFree> remote(raw);
   const char* url = git_remote_url(remote.get());
   return url ? strip_credentials(url) : std::string();
+}
+
+CloneDepth clone_depth(git_repository* repo) {
+  CloneDepth depth;
+  depth.shallow = git_repository_is_shallow(repo) == 1;
+  git_reference_iterator* raw = nullptr;
+  if (git_reference_iterator_glob_new(&raw, repo, "refs/tags/*") == 0) {
+    std::unique_ptr<git_reference_iterator, RefIteratorFree> tags(raw);
+    const char* name = nullptr;
+    depth.has_tags = git_reference_next_name(&name, tags.get()) == 0;
+  }
+  return depth;
 }
 
 }  // namespace
@@ -201,7 +220,38 @@ std::optional<Provenance> read_provenance(const std::filesystem::path& start) {
   p.branch = head_branch(repo.get());
   p.dirty = tracked_changes(repo.get());
   p.remote_url = remote_url(repo.get());
+  p.depth = clone_depth(repo.get());
   return p;
+}
+
+std::optional<CloneDepth> read_clone_depth(const std::filesystem::path& start) {
+  RepoPtr repo = open_repository(start);
+  if (!repo) return std::nullopt;
+  return clone_depth(repo.get());
+}
+
+std::string shallow_clone_fix() {
+  return "fetch them with 'git fetch --unshallow --tags', or have CI check out everything (GitHub: "
+         "actions/checkout with 'fetch-depth: 0'; GitLab: GIT_DEPTH: \"0\")";
+}
+
+std::optional<bool> in_head_commit(const std::filesystem::path& start, const std::string& path) {
+  RepoPtr repo = open_repository(start);
+  if (!repo) return std::nullopt;
+  git_object* raw = nullptr;
+  if (git_revparse_single(&raw, repo.get(), "HEAD^{tree}") != 0) return std::nullopt;
+  std::unique_ptr<git_object, ObjectFree> tree(raw);
+  if (path.empty() || path == ".") return true;
+  git_tree_entry* entry = nullptr;
+  const int rc = git_tree_entry_bypath(&entry, reinterpret_cast<git_tree*>(tree.get()), path.c_str());
+  std::unique_ptr<git_tree_entry, TreeEntryFree> owned(entry);
+  return rc == 0;
+}
+
+bool valid_branch_name(const std::string& name) {
+  ensure_libgit2();
+  int valid = 0;
+  return !name.empty() && git_reference_name_is_valid(&valid, ("refs/heads/" + name).c_str()) == 0 && valid;
 }
 
 std::optional<std::string> configured_identity(const std::filesystem::path& start) {

@@ -8,11 +8,19 @@
 
 namespace lm::git {
 
+// How much of its history a clone holds. A CI checkout is often shallow
+// (depth 1, no tags): the commit is there, its history and tags are not.
+struct CloneDepth {
+  bool shallow = false;   // history cut off, as after 'git clone --depth N'
+  bool has_tags = false;  // at least one refs/tags/* reference
+};
+
 struct Provenance {
   std::string commit;      // full hex id of HEAD; empty on an unborn branch
   std::string branch;      // short branch name; empty when HEAD is detached
   bool dirty = false;      // tracked files differ from HEAD
   std::string remote_url;  // "origin" (else the first remote), credentials removed
+  CloneDepth depth;        // not recorded: what a warning about a shallow clone needs
 };
 
 // libgit2 is initialised on first use and shut down at exit: loading its
@@ -32,6 +40,23 @@ std::optional<std::filesystem::path> work_tree_top_libgit2(const std::filesystem
 // Returns the provenance of the repository containing `start`, or nullopt
 // outside a repository.
 std::optional<Provenance> read_provenance(const std::filesystem::path& start);
+
+// Returns the depth of the clone containing `start`, or nullopt outside a
+// repository.
+std::optional<CloneDepth> read_clone_depth(const std::filesystem::path& start);
+
+// How to get what a shallow clone lacks, locally and in CI, in words.
+std::string shallow_clone_fix();
+
+// Whether the commit HEAD names holds `path` (relative to the top of the
+// work tree, '/'-separated; a file or a directory): what a CI checkout of
+// that commit will have. nullopt outside a repository or on an unborn
+// branch.
+std::optional<bool> in_head_commit(const std::filesystem::path& start, const std::string& path);
+
+// Whether `name` can be a branch: refs/heads/<name> is a valid reference
+// name by git's rules.
+bool valid_branch_name(const std::string& name);
 
 // Returns "Name <email>" from git configuration for the repository around
 // `start` (or the global configuration), or nullopt when user.name is unset.

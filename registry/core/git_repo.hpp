@@ -16,6 +16,9 @@ using RepoPtr = std::unique_ptr<git_repository, RepoFree>;
 struct RefFree {
   void operator()(git_reference* p) const noexcept { git_reference_free(p); }
 };
+struct ObjectFree {
+  void operator()(git_object* p) const noexcept { git_object_free(p); }
+};
 
 // Initialises libgit2 once, thread-safely; shut down when the process exits.
 void ensure_libgit2();

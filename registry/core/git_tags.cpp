@@ -26,9 +26,7 @@ using detail::open_repository;
 using detail::RepoPtr;
 
 using detail::RefFree;
-struct ObjectFree {
-  void operator()(git_object* p) const noexcept { git_object_free(p); }
-};
+using detail::ObjectFree;
 struct SignatureFree {
   void operator()(git_signature* p) const noexcept { git_signature_free(p); }
 };
@@ -124,20 +122,6 @@ std::string tag_name_problem(std::string_view name) {
 }
 
 bool valid_tag_name(std::string_view name) { return tag_name_problem(name).empty(); }
-
-RepositoryState repository_state(const std::filesystem::path& start) {
-  RepositoryState state;
-  RepoPtr repo = open_repository(start);
-  if (!repo) return state;
-  state.found = true;
-  state.shallow = git_repository_is_shallow(repo.get()) == 1;
-  git_strarray names{};
-  if (git_tag_list(&names, repo.get()) == 0) {
-    state.has_tags = names.count > 0;
-    git_strarray_dispose(&names);
-  }
-  return state;
-}
 
 std::optional<TagRecord> find_tag(const std::filesystem::path& start, std::string_view name) {
   RepoPtr repo = require_repository(start);

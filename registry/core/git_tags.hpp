@@ -28,14 +28,6 @@ struct TagRecord {
   std::int64_t time = 0;   // seconds since the epoch of the tagger (annotated tags)
 };
 
-struct RepositoryState {
-  bool found = false;    // a git repository contains the path
-  bool shallow = false;  // a shallow clone (history cut off)
-  bool has_tags = false;
-};
-
-RepositoryState repository_state(const std::filesystem::path& start);
-
 // The tag, or nullopt when the repository has no such tag. Throws
 // Error(not_found) outside a repository.
 std::optional<TagRecord> find_tag(const std::filesystem::path& start, std::string_view name);

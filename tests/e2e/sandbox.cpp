@@ -249,4 +249,17 @@ std::vector<std::string> Sandbox::stored_files() const {
   return files;
 }
 
+std::string python_with_yaml(const Sandbox& sb) {
+  static std::string found;
+  if (!found.empty()) return found;
+  for (const char* candidate : {"/usr/bin/python3", "python3"}) {
+    try {
+      if (sb.exec({candidate, "-c", "import yaml"}).rc == 0) return found = candidate;
+    } catch (const std::exception&) {
+    }
+  }
+  FAIL("no python3 with the yaml module (python3-yaml) to read YAML");
+  return "";
+}
+
 }  // namespace lm::test

@@ -66,6 +66,11 @@ class Sandbox {
   fs::path m_repo;
 };
 
+// A python3 that can import yaml, to read YAML with a parser of its own:
+// the system's first (python3-yaml; it also starts faster than a version
+// manager's shim), else the first on PATH. Fails the test when there is none.
+std::string python_with_yaml(const Sandbox& sb);
+
 // Runs a program and captures its output; `argv[0]` is looked up in PATH.
 RunResult spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                 const fs::path& cwd, const std::string& stdin_text);

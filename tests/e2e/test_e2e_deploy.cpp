@@ -82,21 +82,6 @@ std::string sha256_of(const Sandbox& sb, const std::string& ref) {
   return hex;
 }
 
-// A python3 that can import yaml: the system's first (python3-yaml; it also
-// starts faster than a version manager's shim), else the first on PATH.
-std::string python(const Sandbox& sb) {
-  static std::string found;
-  if (!found.empty()) return found;
-  for (const char* candidate : {"/usr/bin/python3", "python3"}) {
-    try {
-      if (sb.exec({candidate, "-c", "import yaml"}).rc == 0) return found = candidate;
-    } catch (const std::exception&) {
-    }
-  }
-  FAIL("no python3 with the yaml module (python3-yaml) to validate the manifests");
-  return "";
-}
-
 const char* k_load_all = R"py(
 import json, sys, yaml
 docs = []
@@ -108,7 +93,7 @@ print(json.dumps(docs, default=str))
 
 // Each file's YAML documents, as python's yaml.safe_load_all reads them.
 std::vector<Json> load_all(const Sandbox& sb, const std::vector<fs::path>& files) {
-  std::vector<std::string> argv{python(sb), "-c", k_load_all};
+  std::vector<std::string> argv{lm::test::python_with_yaml(sb), "-c", k_load_all};
   for (const auto& f : files) argv.push_back(f.string());
   const RunResult r = sb.exec(argv);
   INFO("python: " << r.err);

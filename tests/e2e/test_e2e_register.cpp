@@ -355,3 +355,46 @@ TEST_CASE("the model format is recognised at registration, or given", "[e2e][reg
   const auto data = sb.run({"dataset", "register", "d", "model.onnx", "--json"});
   CHECK(data.json()["format"] == "");
 }
+
+TEST_CASE("register in a shallow clone records the commit and warns once; a full clone does not",
+          "[e2e][register]") {
+  Sandbox sb;
+  sb.write("models/m.bin", "weights");
+  sb.git({"add", "models"});
+  sb.git({"commit", "-q", "-m", "model"});
+  sb.git({"tag", "churn@v0.1.0", "HEAD~1"});
+  sb.write("notes.txt", "more history");
+  sb.git({"add", "notes.txt"});
+  sb.git({"commit", "-q", "-m", "notes"});
+  const std::string url = "file://" + sb.repo().string();
+  REQUIRE(sb.exec({"git", "clone", "-q", "--depth", "1", url, (sb.root() / "shallow").string()}).rc == 0);
+  REQUIRE(sb.exec({"git", "clone", "-q", url, (sb.root() / "full").string()}).rc == 0);
+
+  const lm::test::RunOptions shallow{.cwd = sb.root() / "shallow"};
+  REQUIRE(sb.run({"init", "-q"}, shallow).rc == 0);
+  auto r = sb.run({"register", "churn", "models/m.bin"}, shallow);
+  REQUIRE(r.rc == 0);
+  const std::string warning = "lastmile: warning: this is a shallow clone without tags:";
+  CHECK_THAT(r.err, Catch::Contains(warning) && Catch::Contains("'git fetch --unshallow --tags'") &&
+                        Catch::Contains("actions/checkout with 'fetch-depth: 0'") &&
+                        Catch::Contains("GIT_DEPTH: \"0\""));
+  CHECK(r.err.find("lastmile: warning:") == r.err.rfind("lastmile: warning:"));
+  const auto j = sb.run({"show", "churn", "--json"}, shallow).json();
+  CHECK(j["git"]["commit"] == head_commit(sb));
+  CHECK(j["git"]["branch"] == "main");
+  // The same bytes under the same version record nothing, and warn of nothing.
+  r = sb.run({"register", "churn", "models/m.bin", "--version", "0.1.0"}, shallow);
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.err, !Catch::Contains("shallow"));
+  // A shallow clone that has a tag is still shallow.
+  REQUIRE(sb.exec({"git", "-C", (sb.root() / "shallow").string(), "tag", "v-local"}).rc == 0);
+  r = sb.run({"register", "churn", "models/m.bin", "--version", "2.0.0"}, shallow);
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.err, Catch::Contains("lastmile: warning: this is a shallow clone:"));
+
+  const lm::test::RunOptions full{.cwd = sb.root() / "full"};
+  REQUIRE(sb.run({"init", "-q"}, full).rc == 0);
+  r = sb.run({"register", "churn", "models/m.bin"}, full);
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.err, !Catch::Contains("shallow") && !Catch::Contains("warning"));
+}

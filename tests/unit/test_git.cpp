@@ -57,3 +57,48 @@ TEST_CASE("credentials never survive in a remote URL", "[git]") {
   CHECK(git::strip_credentials("https://u:p@ss@example.com/r.git") == "https://example.com/r.git");
   CHECK(git::strip_credentials("https://example.com:8443/r.git") == "https://example.com:8443/r.git");
 }
+
+TEST_CASE("clone depth: shallow clones and tags are told apart", "[git]") {
+  test::TempDir dir;
+  const fs::path root = dir.path();
+  ::setenv("GIT_CEILING_DIRECTORIES", root.c_str(), 1);
+  const std::string commit = "git -c user.name=a -c user.email=a@b commit -q --allow-empty -m x";
+  sh("cd " + root.string() + " && git init -q origin && cd origin && " + commit + " && git tag v1 && " + commit);
+  sh("cd " + root.string() + " && git clone -q --depth 1 file://" + root.string() + "/origin shallow");
+  sh("cd " + root.string() + " && git clone -q file://" + root.string() + "/origin full");
+  const auto shallow = git::read_clone_depth(root / "shallow");
+  REQUIRE(shallow);
+  CHECK(shallow->shallow);
+  CHECK_FALSE(shallow->has_tags);
+  const auto full = git::read_clone_depth(root / "full");
+  REQUIRE(full);
+  CHECK_FALSE(full->shallow);
+  CHECK(full->has_tags);
+  CHECK_FALSE(git::read_clone_depth(root));
+  // Provenance carries the same answer.
+  CHECK(git::read_provenance(root / "shallow")->depth.shallow);
+  ::unsetenv("GIT_CEILING_DIRECTORIES");
+}
+
+TEST_CASE("branch names follow git's rules; the last commit's paths are found", "[git]") {
+  CHECK(git::valid_branch_name("main"));
+  CHECK(git::valid_branch_name("release/1.x+hotfix"));
+  CHECK_FALSE(git::valid_branch_name(""));
+  CHECK_FALSE(git::valid_branch_name("a..b"));
+  CHECK_FALSE(git::valid_branch_name("has space"));
+  CHECK_FALSE(git::valid_branch_name("end.lock"));
+  CHECK_FALSE(git::valid_branch_name("x\ny"));
+
+  test::TempDir dir;
+  const fs::path root = dir.path();
+  ::setenv("GIT_CEILING_DIRECTORIES", root.c_str(), 1);
+  sh("cd " + root.string() + " && git init -q repo");
+  CHECK_FALSE(git::in_head_commit(root / "repo", "a.txt"));  // no commit yet
+  sh("cd " + root.string() + "/repo && mkdir -p models && echo w > models/m.bin && echo x > loose.txt && "
+     "git add models && git -c user.name=a -c user.email=a@b commit -q -m x");
+  CHECK(git::in_head_commit(root / "repo", "models/m.bin") == true);
+  CHECK(git::in_head_commit(root / "repo", "models") == true);
+  CHECK(git::in_head_commit(root / "repo", "loose.txt") == false);
+  CHECK(git::in_head_commit(root / "repo", "missing/x") == false);
+  ::unsetenv("GIT_CEILING_DIRECTORIES");
+}
