@@ -54,6 +54,7 @@ class HelpFormatter : public CLI::Formatter {
     text += make_positionals(app);
     text += make_groups(app, mode);
     text += make_subcommands(app, mode);
+    text += make_footer(app);
     return text;
   }
 };

@@ -112,6 +112,11 @@ Command check_ref_command() {
                            "the tag, e.g. churn@v1.4.0, churn#production#3 or "
                            "refs/tags/churn#production#3")
                 ->required();
+            sub.footer(
+                "\nExamples:\n"
+                "  lastmile check-ref churn#production#3\n"
+                "  lastmile check-ref \"$GITHUB_REF\" --json   # in a job a tag push started\n"
+                "\nTags are made with git: {tags: true} in lastmile.yaml or --tag; see lastmile-check-ref(1).");
           },
           [o](Context& ctx) { return run_check_ref(ctx, *o); }};
 }

@@ -95,6 +95,16 @@ TEST_CASE("every command answers -h and --help on stdout", "[e2e][cli]") {
   }
 }
 
+TEST_CASE("help ends with the command's examples where it has them", "[e2e][cli]") {
+  Sandbox sb;
+  for (const std::vector<std::string> args : {std::vector<std::string>{"deploy", "--help"}, {"check-ref", "--help"}}) {
+    INFO(args.front());
+    const auto r = sb.run(args);
+    CHECK(r.rc == 0);
+    CHECK_THAT(r.out, Catch::Contains("\nExamples:\n  lastmile " + args.front()));
+  }
+}
+
 TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
   Sandbox sb;
   const std::map<std::string, std::vector<std::string>> valid_args = {
