@@ -171,6 +171,12 @@ std::vector<std::string> ci_warnings(const CiRequest& request, const Policy& pol
     }
   };
   std::vector<std::string> metrics;  // what the stage's gates read
+  if (const StageSpec* stage = policy.stage(request.stage); stage && stage->approvals > 0) {
+    // A job starts with an empty registry: nobody has approved anything in it.
+    warnings.push_back(quote(request.stage) + " needs " + std::to_string(stage->approvals) +
+                       " approval(s), which a CI job's new registry never holds: its gate and promote "
+                       "steps will fail; choose a stage without approvals (--stage)");
+  }
   if (const StageSpec* stage = policy.stage(request.stage)) {
     for (const auto& g : stage->gates) {
       const bool reads_metric = g.kind == GateSpec::Kind::metric_min || g.kind == GateSpec::Kind::metric_max ||

@@ -340,9 +340,11 @@ RefMeaning check_ref(const std::filesystem::path& cwd, std::string_view text, sq
   const auto record = git::find_tag(cwd, text);
   if (!record) {
     std::string hint = "list the tags here with 'git tag --list'; fetch them with 'git fetch --tags'";
-    if (depth->shallow || !depth->has_tags) {
-      hint = std::string(depth->shallow ? "this is a shallow clone" : "this clone has no tags") + "; " +
-             git::shallow_clone_fix();
+    if (depth->shallow) {
+      hint = "this is a shallow clone; " + git::shallow_clone_fix();
+    } else if (!depth->has_tags) {
+      hint = "this clone has no tags: fetch them with 'git fetch --tags' (in CI: actions/checkout with "
+             "'fetch-depth: 0'; GitLab: GIT_DEPTH: \"0\")";
     }
     throw Error(ExitCode::not_found, "cannot check tag " + quote(text) + ": it is not in this repository",
                 hint);

@@ -267,9 +267,14 @@ TEST_CASE("ci init github: a workflow GitHub's schema accepts, with the whole hi
   const Json* checkout_step = step_using(steps, "actions/checkout@v4");
   REQUIRE(checkout_step);
   CHECK((*checkout_step)["with"]["fetch-depth"] == 0);
-  const Json* cache = step_using(steps, "actions/cache@v4");
+  const Json* cache = step_using(steps, "actions/cache/restore@v4");
   REQUIRE(cache);
   CHECK_THAT((*cache)["with"]["key"].get<std::string>(), Catch::StartsWith("lastmile-0.1.0-debian-12-"));
+  // Saved right after the build, so a run whose gates fail keeps it.
+  const Json* save = step_using(steps, "actions/cache/save@v4");
+  REQUIRE(save);
+  CHECK((*save)["with"]["key"] == (*cache)["with"]["key"]);
+  CHECK((*save)["if"] == "steps.lastmile-cache.outputs.cache-hit != 'true'");
   const Json* upload = step_using(steps, "actions/upload-artifact@v4");
   REQUIRE(upload);
   CHECK((*upload)["if"] == "always()");
@@ -278,8 +283,13 @@ TEST_CASE("ci init github: a workflow GitHub's schema accepts, with the whole hi
   const Json* build = step_running(steps, "git clone");
   REQUIRE(build);
   CHECK_THAT((*build)["run"].get<std::string>(),
-             Contains(R"(git clone --depth 1 --branch "v$LASTMILE_VERSION" "$LASTMILE_SOURCE")") &&
+             Contains(R"(git clone --depth 1 --branch "v$LASTMILE_VERSION" -- "$LASTMILE_SOURCE")") &&
                  Contains("./build.sh build") && Contains("cmake --install build"));
+  // A path that starts with '-' is still a path.
+  const Json* register_step = step_running(steps, "lastmile register");
+  REQUIRE(register_step);
+  CHECK_THAT((*register_step)["run"].get<std::string>(),
+             Catch::EndsWith(R"(-- "$LASTMILE_MODEL" "$LASTMILE_MODEL_PATH")"));
   for (const char* command : {"lastmile policy check", "lastmile init", "lastmile register",
                               "--format github", "--format junit --output lastmile-junit.xml"}) {
     INFO(command);
@@ -292,7 +302,11 @@ TEST_CASE("ci init github: a workflow GitHub's schema accepts, with the whole hi
   const Json* tag = step_running(steps, "lastmile check-ref");
   REQUIRE(tag);
   CHECK_THAT((*tag)["if"].get<std::string>(), Catch::StartsWith("startsWith(github.ref, 'refs/tags/')"));
-  CHECK((*tag)["run"] == R"(lastmile check-ref "$GITHUB_REF_NAME" --json)");
+  // The pushed tag is fetched again with its annotation (actions/checkout
+  // leaves it lightweight), and read before the job has a registry.
+  CHECK((*tag)["run"] == "git fetch --force --no-tags origin \"+$GITHUB_REF:$GITHUB_REF\"\n"
+                         "lastmile check-ref \"$GITHUB_REF\" --json\n");
+  CHECK(tag < step_running(steps, "lastmile init"));
   // Values reach scripts through env: only.
   for (const auto& run : runs_of(steps)) CHECK_THAT(run, !Contains("${{"));
 }
@@ -381,7 +395,7 @@ TEST_CASE("ci init gitlab: one job per model with the whole history, a JUnit rep
   CHECK(doc["variables"]["LASTMILE_STAGE"] == "staging");
   CHECK(doc["variables"]["LASTMILE_BRANCH"] == Json({{"value", "main"}, {"expand", false}}));
   CHECK(doc.contains("lastmile churn"));
-  CHECK(doc.contains("lastmile check-ref"));
+  CHECK(doc.contains("lastmile:check-ref"));
 
   const Json job = ci_py(sb, {"gitlab-job", file.string(), "lastmile churn"});
   CHECK(job["image"] == "debian:12");
@@ -392,20 +406,21 @@ TEST_CASE("ci init gitlab: one job per model with the whole history, a JUnit rep
   CHECK(job["artifacts"]["when"] == "always");
   CHECK(job["artifacts"]["reports"]["junit"] == "lastmile-junit.xml");
   CHECK(job["artifacts"]["paths"] == Json::array({"lastmile-junit.xml"}));
-  CHECK(job["rules"] == Json::parse(R"([{"if": "$CI_PIPELINE_SOURCE == \"merge_request_event\""},
+  CHECK(job["rules"] == Json::parse(R"([{"if": "$CI_PIPELINE_SOURCE == \"merge_request_event\" && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME == $LASTMILE_BRANCH"},
                                          {"if": "$CI_COMMIT_BRANCH == $LASTMILE_BRANCH"}])"));
+  CHECK(job["cache"]["when"] == "always");
   CHECK(job["cache"]["key"].get<std::string>().rfind("lastmile-0.1.0-debian-12-", 0) == 0);
   std::string before;
   for (const auto& line : job["before_script"]) before += line.get<std::string>() + "\n";
-  CHECK_THAT(before, Contains(R"(git clone --depth 1 --branch "v$LASTMILE_VERSION" "$LASTMILE_SOURCE")") &&
+  CHECK_THAT(before, Contains(R"(git clone --depth 1 --branch "v$LASTMILE_VERSION" -- "$LASTMILE_SOURCE")") &&
                          Contains("./build.sh build") && Contains("cmake --install build"));
   std::string script;
   for (const auto& line : job["script"]) script += line.get<std::string>() + "\n";
   CHECK_THAT(script, Contains("lastmile policy check") && Contains("lastmile init") &&
                          Contains("lastmile register") && Contains("--format junit --output lastmile-junit.xml") &&
                          Contains("lastmile promote") && !Contains("churn"));
-  const Json tag = ci_py(sb, {"gitlab-job", file.string(), "lastmile check-ref"});
-  CHECK(tag["script"][1] == R"(lastmile check-ref "$CI_COMMIT_TAG" --json)");
+  const Json tag = ci_py(sb, {"gitlab-job", file.string(), "lastmile:check-ref"});
+  CHECK(tag["script"] == Json::array({R"(lastmile check-ref "$CI_COMMIT_TAG" --json)"}));
   CHECK_THAT(tag["rules"][0]["if"].get<std::string>(), Contains("$CI_COMMIT_TAG"));
   CHECK_FALSE(tag.contains("artifacts"));
 
@@ -605,6 +620,11 @@ TEST_CASE("ci init: defaults from the registry, the policy and the current branc
                            {.cwd = sb.repo() / "models"})
                             .json();
   CHECK(from_sub["models"][0]["path"] == "models/churn.onnx");
+  // A stage that needs approvals can never pass in a job's new registry.
+  sb.write("lastmile.yaml", "stages:\n  - name: dev\n  - name: qa\n    from: [dev]\n    approvals: {count: 2}\n");
+  const RunResult approvals = ok(sb, {"ci", "init", "github", "--out", "-"});
+  CHECK_THAT(approvals.err, Contains("lastmile: warning: 'qa' needs 2 approval(s), which a CI job's new registry "
+                                     "never holds"));
 }
 
 TEST_CASE("ci init warns in a shallow clone", "[e2e][ci]") {
