@@ -2,6 +2,7 @@
 // the command line's own definition. The scripts ask, hidden,
 // 'completion --list KIND' for what lives in the registry and the policy.
 
+#include <cctype>
 #include <cstdio>
 
 #include "cli/command.hpp"
@@ -61,17 +62,32 @@ comp::CommandSpec describe(const CLI::App& app, const std::vector<comp::OptionSp
   return spec;
 }
 
-std::vector<std::string> list_values(Context& ctx, comp::List list) {
+// Only words a shell inserts as they are: a stage or template name in a
+// file someone committed must not become shell syntax on the user's line.
+bool plain_completion_word(const std::string& word) {
+  if (word.empty()) return false;
+  for (const unsigned char c : word) {
+    if (!std::isalnum(c) && std::string_view("._-/@+#").find(static_cast<char>(c)) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> list_values(Context& ctx, comp::List list, const std::string& prefix) {
   std::vector<std::string> values;
   switch (list) {
     case comp::List::names:
       for (const auto& m : list_models(ctx.registry().db())) values.push_back(m.name);
       break;
-    case comp::List::refs:
-      values = list_refs(ctx.registry().db());
+    case comp::List::refs: {
+      const auto at = prefix.find('@');
+      values = list_refs(ctx.registry().db(), at == std::string::npos ? std::string() : prefix.substr(0, at));
       break;
+    }
     case comp::List::stages:
-      values = ctx.policy().policy.stage_names();
+      // A policy with problems may hold names that are not stages at all.
+      if (ctx.policy().ok()) values = ctx.policy().policy.stage_names();
       break;
     case comp::List::targets:
       for (const auto& [name, t] : deploy::load_catalog({deploy::project_templates_dir(ctx.project_root())}).targets) {
@@ -87,12 +103,12 @@ int run_list(Context& ctx, const CompletionOptions& o) {
   if (!list) throw Error(ExitCode::usage, "unknown list " + quote(o.list), "the lists are names, refs, stages and targets");
   std::vector<std::string> values;
   try {
-    values = list_values(ctx, *list);
+    values = list_values(ctx, *list, o.prefix);
   } catch (const Error&) {
     return 0;  // no registry, an unreadable policy: nothing to offer, and nothing to say at a prompt
   }
   for (const auto& v : values) {
-    if (!v.empty() && v.starts_with(o.prefix)) ctx.out().line(v);
+    if (plain_completion_word(v) && v.starts_with(o.prefix)) ctx.out().line(v);
   }
   return 0;
 }

@@ -76,6 +76,8 @@ end
 # The values of kind $argv[1] from the registry and lastmile.yaml.
 function __lastmile_list
     __lastmile_read_line
+    # Nothing at the prompt when lastmile is not on PATH.
+    command -q -- $__lastmile_prog[1]; or return
     command $__lastmile_prog $__lastmile_globals completion --list $argv[1] 2>/dev/null
 end
 

@@ -234,11 +234,16 @@ std::vector<ModelSummary> list_models(sql::Db& db) {
   return out;
 }
 
-std::vector<std::string> list_refs(sql::Db& db) {
+std::vector<std::string> list_refs(sql::Db& db, const std::string& name) {
+  // With a name, only its references: completing "churn@" reads one model,
+  // not the whole registry.
   auto stmt = db.prepare(
       "SELECT m.name || '@' || v.version FROM versions v JOIN models m ON m.id = v.model_id "
+      "WHERE ?1 = '' OR m.name = ?1 "
       "UNION SELECT m.name || '@' || a.stage FROM stage_assignments a JOIN models m ON m.id = a.model_id "
+      "WHERE ?1 = '' OR m.name = ?1 "
       "ORDER BY 1");
+  stmt.bind(1, name);
   std::vector<std::string> out;
   while (stmt.step()) out.push_back(stmt.text(0));
   return out;

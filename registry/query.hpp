@@ -107,7 +107,7 @@ std::vector<VersionRecord> versions_by_ids(sql::Db& db, const std::vector<std::i
 
 // Every reference that names a version now, sorted: NAME@VERSION for each
 // version, NAME@STAGE for each stage holding one.
-std::vector<std::string> list_refs(sql::Db& db);
+std::vector<std::string> list_refs(sql::Db& db, const std::string& name = "");
 
 // Every version in the registry, in registration order.
 std::vector<VersionRecord> all_versions(sql::Db& db);

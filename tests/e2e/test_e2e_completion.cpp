@@ -223,6 +223,16 @@ TEST_CASE("completion --list prints values, and nothing where there are none", "
     CHECK(r.rc == 0);
     CHECK(r.err.empty());
   }
+  CHECK(sb.run({"completion", "--list", "stages"}).out.empty());
+  // A committed policy whose stage name is shell syntax: a policy with
+  // problems offers no stages, and no value that is not a plain word is
+  // ever offered.
+  sb.write("lastmile.yaml", "stages:\n  - name: \"x;touch${IFS}PWNED\"\n  - name: ok\n");
+  CHECK(sb.run({"completion", "--list", "stages"}).out.empty());
+  fs::remove(sb.repo() / ".lastmile/templates/bad.yaml.mustache");
+  sb.write(".lastmile/templates/x;touch PWNED.yaml.mustache", "a: 1\n");
+  CHECK_THAT(sb.run({"completion", "--list", "targets"}).out, !Catch::Contains("PWNED"));
+  fs::remove(sb.repo() / ".lastmile/templates/x;touch PWNED.yaml.mustache");
 
   setup(sb);
   CHECK(sb.run({"completion", "--list", "names"}).out == "churn\ncustomers\n");
@@ -230,6 +240,7 @@ TEST_CASE("completion --list prints values, and nothing where there are none", "
         "churn@1.0.0\nchurn@1.1.0\nchurn@dev\ncustomers@0.1.0\n");
   CHECK(sb.run({"completion", "--list", "stages"}).out == "dev\nqa\nprod\n");
   CHECK(sb.run({"completion", "--list", "refs", "--prefix", "churn@1"}).out == "churn@1.0.0\nchurn@1.1.0\n");
+  CHECK(sb.run({"completion", "--list", "refs", "--prefix", "churn@"}).out == "churn@1.0.0\nchurn@1.1.0\nchurn@dev\n");
   CHECK(sb.run({"completion", "--list", "stages", "--prefix", "q"}).out == "qa\n");
 
   const RunResult bad = sb.run({"completion", "--list", "models"});
