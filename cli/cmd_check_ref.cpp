@@ -1,11 +1,9 @@
 // lastmile check-ref TAG: what a pushed git tag means (a registration or a
 // promotion, which model, version and stage), for the CI job it triggered.
 
-#include <cstdlib>
-#include <fstream>
-
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "cli/views.hpp"
 #include "registry/core/clock.hpp"
 #include "registry/core/error.hpp"
 #include "registry/tags.hpp"
@@ -71,13 +69,10 @@ void print_text(const Output& out, const RefMeaning& m) {
 // (steps.<id>.outputs.event, ...). Every value is a checked name, version,
 // stage, hex id or digest: none can hold a newline.
 void write_step_outputs(const Context& ctx, const RefMeaning& m) {
-  const char* path = std::getenv("GITHUB_OUTPUT");
-  if (!path || !*path) return;
-  std::ofstream file(path, std::ios::app | std::ios::binary);
-  file << "event=" << event_name(m.tag.event) << "\nname=" << m.tag.name << "\nversion=" << m.version
-       << "\nstage=" << m.tag.stage << "\ncommit=" << m.record.commit << "\ndigest=" << m.digest << "\n";
-  file.flush();
-  if (!file) ctx.out().warn("cannot append to $GITHUB_OUTPUT " + quote(path));
+  append_to_github_file(ctx, "GITHUB_OUTPUT",
+                        std::string("event=") + event_name(m.tag.event) + "\nname=" + m.tag.name +
+                            "\nversion=" + m.version + "\nstage=" + m.tag.stage + "\ncommit=" +
+                            m.record.commit + "\ndigest=" + m.digest + "\n");
 }
 
 int run_check_ref(Context& ctx, const CheckRefOptions& o) {

@@ -11,6 +11,7 @@
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/tagging.hpp"
+#include "cli/views.hpp"
 #include "registry/actor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
@@ -61,28 +62,9 @@ std::string render(const Evaluation& e, ReportFormat format, const Json& extra) 
   return {};
 }
 
-// Whether `path` is a file that does not end with a newline.
-bool ends_mid_line(const char* path) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file || file.tellg() <= 0) return false;
-  file.seekg(-1, std::ios::end);
-  char last = '\n';
-  file.get(last);
-  return last != '\n';
-}
-
 // A GitHub job summary collects every step's Markdown: append, never replace.
 void append_step_summary(const Context& ctx, const Evaluation& e) {
-  const char* path = std::getenv("GITHUB_STEP_SUMMARY");
-  if (!path || !*path) return;
-  // An earlier step may have left its last line open (printf without \n);
-  // the heading must start a line of its own or it is not a heading.
-  const bool mid_line = ends_mid_line(path);
-  std::ofstream file(path, std::ios::app | std::ios::binary);
-  if (mid_line) file << "\n";
-  file << report_markdown(e) << "\n\n";
-  file.flush();
-  if (!file) ctx.out().warn("cannot append to $GITHUB_STEP_SUMMARY " + quote(path));
+  append_to_github_file(ctx, "GITHUB_STEP_SUMMARY", report_markdown(e) + "\n\n");
 }
 
 // Prints the report where the options say: stdout, or FILE with the text

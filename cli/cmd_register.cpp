@@ -203,8 +203,8 @@ void check_taggable(const Context& ctx, const std::string& name, const std::stri
 // What can be checked before the bytes are hashed; the registry checks
 // again, with the version it decides on, before it writes.
 void precheck_taggable(Context& ctx, RegisterRequest& request) {
-  const auto provenance = git::read_provenance(ctx.cwd());
-  std::string commit = provenance ? provenance->commit : std::string();
+  // HEAD alone: the status scan of a large work tree waits for registration.
+  std::string commit = git::read_head_commit(ctx.cwd()).value_or("");
   if (request.version) {
     const auto existing = find_version(ctx.registry().db(), request.name, request.version->key());
     if (existing) commit = existing->git ? existing->git->commit : std::string();

@@ -1,7 +1,10 @@
 #include "cli/views.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
+#include "cli/context.hpp"
 #include "cli/output.hpp"
 
 namespace lm::cli {
@@ -53,6 +56,33 @@ std::string format_seconds(double seconds) {
 
 std::string size_summary(std::uint64_t bytes, std::uint64_t files) {
   return human_size(bytes) + " in " + std::to_string(files) + (files == 1 ? " file" : " files");
+}
+
+namespace {
+
+// Whether `path` is a file that does not end with a newline.
+bool ends_mid_line(const char* path) {
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
+  if (!file || file.tellg() <= 0) return false;
+  file.seekg(-1, std::ios::end);
+  char last = '\n';
+  file.get(last);
+  return last != '\n';
+}
+
+}  // namespace
+
+void append_to_github_file(const Context& ctx, const char* variable, const std::string& text) {
+  const char* path = std::getenv(variable);
+  if (!path || !*path) return;
+  // An earlier write may have left its last line open (printf without \n):
+  // a heading or a name=value line must start a line of its own.
+  const bool mid_line = ends_mid_line(path);
+  std::ofstream file(path, std::ios::app | std::ios::binary);
+  if (mid_line) file << "\n";
+  file << text;
+  file.flush();
+  if (!file) ctx.out().warn("cannot append to $" + std::string(variable) + " " + quote(path));
 }
 
 std::string shallow_clone_warning(const git::CloneDepth& depth) {

@@ -12,6 +12,7 @@
 namespace lm::cli {
 
 class Output;
+class Context;
 
 // {"name", "version", "ref", "kind", "digest", "size", "files", "store",
 //  "source", "owner", "description", "git", "registered_at", "registered_by",
@@ -29,6 +30,12 @@ std::string format_seconds(double seconds);
 
 // "1.2 MiB in 3 files"
 std::string size_summary(std::uint64_t bytes, std::uint64_t files);
+
+// Appends `text` to the file GitHub Actions names in the environment
+// variable `variable` (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT), when it is set;
+// on a line of its own even when an earlier write left the last one open.
+// A failure is a warning: the command's own work is done.
+void append_to_github_file(const Context& ctx, const char* variable, const std::string& text);
 
 // The warning for a shallow clone: what it lacks and how to fetch it, on
 // a machine and in CI.

@@ -15,18 +15,11 @@ namespace {
 
 constexpr int k_counter_attempts = 8;
 
-bool valid_name_text(std::string_view name) {
+// Whether a validator from names.hpp (which throws) accepts `text`.
+template <class Validate>
+bool accepted(Validate validate, std::string_view text) {
   try {
-    validate_name(name);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
-bool valid_stage_text(std::string_view stage) {
-  try {
-    validate_stage(stage);
+    validate(text);
     return true;
   } catch (const Error&) {
     return false;
@@ -111,12 +104,12 @@ std::optional<ModelTag> parse_model_tag(std::string_view tag) {
   if (at == std::string_view::npos || at == 0) return std::nullopt;
   ModelTag out;
   out.name = std::string(tag.substr(0, at));
-  if (!valid_name_text(out.name)) return std::nullopt;
+  if (!accepted([](std::string_view t) { validate_name(t); }, out.name)) return std::nullopt;
   const auto suffix = split_suffix(tag.substr(at + 1));
   if (!suffix) return std::nullopt;
   out.counter = suffix->counter;
   if (tag[at] == '#') {
-    if (!valid_stage_text(suffix->body)) return std::nullopt;
+    if (!accepted(validate_stage, suffix->body)) return std::nullopt;
     out.stage = std::string(suffix->body);
     out.event = suffix->cancel ? ModelTag::Event::unassignment : ModelTag::Event::promotion;
     return out;

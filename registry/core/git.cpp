@@ -224,6 +224,12 @@ std::optional<Provenance> read_provenance(const std::filesystem::path& start) {
   return p;
 }
 
+std::optional<std::string> read_head_commit(const std::filesystem::path& start) {
+  RepoPtr repo = open_repository(start);
+  if (!repo) return std::nullopt;
+  return head_commit(repo.get());
+}
+
 std::optional<CloneDepth> read_clone_depth(const std::filesystem::path& start) {
   RepoPtr repo = open_repository(start);
   if (!repo) return std::nullopt;

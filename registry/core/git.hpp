@@ -43,6 +43,10 @@ std::optional<Provenance> read_provenance(const std::filesystem::path& start);
 
 // Returns the depth of the clone containing `start`, or nullopt outside a
 // repository.
+// The full hex id of HEAD's commit ("" on an unborn branch), or nullopt
+// outside a repository: what read_provenance gives without the status scan.
+std::optional<std::string> read_head_commit(const std::filesystem::path& start);
+
 std::optional<CloneDepth> read_clone_depth(const std::filesystem::path& start);
 
 // How to get what a shallow clone lacks, locally and in CI, in words.

@@ -257,6 +257,7 @@ TEST_CASE("check-ref: a fresh clone without a registry reads what a pushed tag m
   REQUIRE(git(sb, {"clone", "-q", remote.string(), clone.string()}, sb.root()).rc == 0);
 
   const fs::path output = sb.root() / "github-output";
+  std::ofstream(output) << "earlier=1";  // an earlier step left its line open
   RunResult r = sb.exec({LASTMILE_BIN, "check-ref", "refs/tags/churn#staging#1", "--json"},
                         {.env = {{"GITHUB_OUTPUT", output.string()}}, .cwd = clone});
   REQUIRE(r.rc == 0);
@@ -267,6 +268,7 @@ TEST_CASE("check-ref: a fresh clone without a registry reads what a pushed tag m
   CHECK(doc["in_registry"] == false);
   std::ifstream in(output);
   const std::string outputs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(outputs, Catch::StartsWith("earlier=1\nevent=promotion\n"));
   CHECK_THAT(outputs, Catch::Contains("event=promotion\nname=churn\nversion=2.0.0\nstage=staging\n") &&
                           Catch::Contains("\ndigest=sha256:"));
 
