@@ -8,6 +8,7 @@
 #include "registry/events.hpp"
 #include "registry/names.hpp"
 #include "registry/query.hpp"
+#include "registry/sync.hpp"
 
 namespace lm::cli {
 
@@ -104,18 +105,45 @@ struct AuditOptions {
   CLI::App* verify = nullptr;
 };
 
+// The chain's head as each log remote held it when last seen, kept in git
+// outside the database: a log rewritten inside the database, even with
+// every hash recomputed, no longer holds those events.
+std::vector<std::string> anchor_problems(Registry& registry, Json& anchors) {
+  std::vector<std::string> problems;
+  anchors = Json::array();
+  for (const auto& a : published_anchors(registry)) {
+    const auto event = load_event(registry.db(), a.seq);
+    const bool ok = event && event->id == a.id;
+    anchors.push_back({{"remote", a.remote}, {"seq", a.seq}, {"id", a.id}, {"commit", a.commit}, {"ok", ok}});
+    if (!ok) {
+      problems.push_back("event " + std::to_string(a.seq) + " is not the one published to " + quote(a.remote) +
+                         " (commit " + a.commit.substr(0, 12) + " says " + a.id.substr(0, 16) + "…)");
+    }
+  }
+  return problems;
+}
+
 int run_audit_verify(Context& ctx) {
   const ChainCheck chain = verify_chain(ctx.registry().db());
+  Json anchors;
+  const std::vector<std::string> anchor_issues = anchor_problems(ctx.registry(), anchors);
   const Output& out = ctx.out();
   if (out.json()) {
     out.json_document({{"ok", chain.ok},
                        {"events", chain.events},
                        {"head", chain.head},
                        {"first_bad_seq", chain.ok ? Json() : Json(chain.first_bad_seq)},
-                       {"problem", chain.problem}});
+                       {"problem", chain.problem},
+                       {"anchors", anchors}});
   } else if (chain.ok) {
     out.line("audit chain ok: " + std::to_string(chain.events) + " events, head " +
              (chain.head.empty() ? "(empty log)" : chain.head));
+    for (const auto& a : anchors) {
+      if (a.at("ok").get<bool>()) {
+        out.line("  matches what " + a.at("remote").get<std::string>() + " was last seen holding (event " +
+                 std::to_string(a.at("seq").get<std::int64_t>()) + ")");
+      }
+    }
   }
   if (!chain.ok) {
     throw Error(ExitCode::check_failed,
@@ -123,6 +151,10 @@ int run_audit_verify(Context& ctx) {
                     chain.problem,
                 std::to_string(chain.first_bad_seq - 1) +
                     " events before it are intact; the log was changed outside lastmile");
+  }
+  if (!anchor_issues.empty()) {
+    throw Error(ExitCode::check_failed, "the log was rewritten after it was published: " + anchor_issues.front(),
+                "the remote still has the published log: compare with 'lastmile pull' in a fresh clone");
   }
   return 0;
 }

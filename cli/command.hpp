@@ -43,13 +43,18 @@ Command hooks_command();
 Command check_ref_command();
 Command completion_command();
 Command ci_command();
+Command remote_command();
+Command push_command();
+Command pull_command();
+Command fsck_command();
 
 inline std::vector<Command> all_commands() {
   return {init_command(),     register_command(), dataset_command(), list_command(),
           show_command(),     lineage_command(),  diff_command(),    history_command(),
           verify_command(),   policy_command(),   gate_command(),    promote_command(),
           approve_command(),  rollback_command(), status_command(),  audit_command(),
-          deploy_command(),   hooks_command(),    check_ref_command(), ci_command(), checkout_command(),
+          deploy_command(),   hooks_command(),    check_ref_command(), ci_command(), checkout_command(), remote_command(),
+          push_command(),     pull_command(),     fsck_command(),
           completion_command()};
 }
 

@@ -42,12 +42,6 @@ Json metadata_json(const VersionMetadata& meta) {
   return {{"metrics", metrics}, {"params", meta.params}, {"labels", meta.labels}};
 }
 
-Json event_json(const Event& e) {
-  return {{"seq", e.seq},     {"id", e.id},           {"prev", e.prev},
-          {"time", e.time},   {"actor", e.actor},     {"kind", e.kind},
-          {"subject", e.subject}, {"payload", e.payload}};
-}
-
 std::string format_seconds(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, seconds < 10 ? "%.2fs" : "%.1fs", seconds);

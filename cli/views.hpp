@@ -22,9 +22,6 @@ Json version_json(const VersionRecord& v);
 // {"metrics": {...}, "params": {...}, "labels": {...}}
 Json metadata_json(const VersionMetadata& meta);
 
-// {"seq", "id", "prev", "time", "actor", "kind", "subject", "payload"}
-Json event_json(const Event& e);
-
 // "0.42s", "3.1s"
 std::string format_seconds(double seconds);
 

@@ -54,34 +54,91 @@ std::string event_body(const Event& e) { return body_with_payload_text(e, canoni
 
 std::string compute_event_id(const Event& e) { return Sha256::hex_of(e.prev + event_body(e)); }
 
-Event append_event(sql::Db& db, std::string kind, std::string subject, const std::string& name,
-                   Json payload, std::string actor) {
-  Event e;
+namespace {
+
+// Gives `e` the next place in the chain: seq, prev, and a time no earlier
+// than the last event's. Times never go backwards along the log, even when
+// the clock does (an NTP step) or an event comes from another machine: "the
+// log as it stood at T" is then always a prefix of it. Same-width UTC
+// timestamps compare as text.
+void place_at_end(sql::Db& db, Event& e) {
   auto last = db.prepare("SELECT seq, id, time FROM events ORDER BY seq DESC LIMIT 1");
-  e.time = now_rfc3339();
   if (last.step()) {
     e.seq = last.int64(0) + 1;
     e.prev = last.text(1);
-    // Times never go backwards along the log, even when the clock does (an
-    // NTP step): "the log as it stood at T" is then always a prefix of it.
-    // Same-width UTC timestamps compare as text.
     e.time = std::max(e.time, last.text(2));
   } else {
     e.seq = 1;
     e.prev = k_genesis;
   }
+  e.id = compute_event_id(e);
+}
+
+}  // namespace
+
+std::string event_name(const Event& event) { return event.subject.substr(0, event.subject.find('@')); }
+
+void insert_event(sql::Db& db, const Event& e) {
+  db.prepare(
+        "INSERT INTO events (seq, id, prev, time, actor, kind, subject, name, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind_all(e.seq, e.id, e.prev, e.time, e.actor, e.kind, e.subject, event_name(e),
+                canonical_json(e.payload))
+      .run();
+}
+
+Event append_event(sql::Db& db, std::string kind, std::string subject, const std::string& name,
+                   Json payload, std::string actor) {
+  Event e;
+  e.time = now_rfc3339();
   e.actor = std::move(actor);
   e.kind = std::move(kind);
   e.subject = std::move(subject);
   e.payload = std::move(payload);
-  e.id = compute_event_id(e);
-  db.prepare(
-        "INSERT INTO events (seq, id, prev, time, actor, kind, subject, name, payload) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .bind_all(e.seq, e.id, e.prev, e.time, e.actor, e.kind, e.subject, name,
-                canonical_json(e.payload))
-      .run();
+  place_at_end(db, e);
+  if (event_name(e) != name) throw Error(ExitCode::internal, "event subject " + quote(e.subject) + " is not about " + quote(name));
+  insert_event(db, e);
   return e;
+}
+
+Event append_replayed_event(sql::Db& db, Event event) {
+  place_at_end(db, event);
+  insert_event(db, event);
+  return event;
+}
+
+Json event_json(const Event& e) {
+  return {{"seq", e.seq},         {"id", e.id},      {"prev", e.prev},
+          {"time", e.time},       {"actor", e.actor}, {"kind", e.kind},
+          {"subject", e.subject}, {"payload", e.payload}};
+}
+
+Event parse_event_json(const std::string& text, const std::string& source) {
+  Event e;
+  try {
+    const Json j = parse_json(text, source);
+    e.seq = j.at("seq").get<std::int64_t>();
+    e.id = j.at("id").get<std::string>();
+    e.prev = j.at("prev").get<std::string>();
+    e.time = j.at("time").get<std::string>();
+    e.actor = j.at("actor").get<std::string>();
+    e.kind = j.at("kind").get<std::string>();
+    e.subject = j.at("subject").get<std::string>();
+    e.payload = j.at("payload");
+    if (j.size() != 8) throw Error(ExitCode::data, source + " has fields an event does not have");
+  } catch (const Json::exception& ex) {
+    throw Error(ExitCode::data, source + " is not an event: " + ex.what());
+  }
+  if (compute_event_id(e) != e.id) {
+    throw Error(ExitCode::data, source + ": its content does not match its id " + e.id);
+  }
+  return e;
+}
+
+std::optional<Event> last_event(sql::Db& db) {
+  auto stmt = db.prepare(std::string("SELECT ") + k_columns + " FROM events ORDER BY seq DESC LIMIT 1");
+  if (!stmt.step()) return std::nullopt;
+  return read_row(stmt, "the event log");
 }
 
 std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit,
@@ -93,6 +150,14 @@ std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t
   auto stmt = db.prepare(sql);
   stmt.bind(1, last_seq);
   if (!name.empty()) stmt.bind(2, name);
+  std::vector<Event> events;
+  while (stmt.step()) events.push_back(read_row(stmt, "the event log"));
+  return events;
+}
+
+std::vector<Event> load_events_after(sql::Db& db, std::int64_t seq) {
+  auto stmt = db.prepare(std::string("SELECT ") + k_columns + " FROM events WHERE seq > ? ORDER BY seq");
+  stmt.bind(1, seq);
   std::vector<Event> events;
   while (stmt.step()) events.push_back(read_row(stmt, "the event log"));
   return events;

@@ -38,11 +38,37 @@ std::string compute_event_id(const Event& event);
 Event append_event(sql::Db& db, std::string kind, std::string subject, const std::string& name,
                    Json payload, std::string actor);
 
+// Appends an event from another log (a remote's, or a local one replayed
+// on top of it) after the current end: keeps its time (moved forward when
+// earlier than the last event's), kind, actor, subject and payload, and
+// fills seq, prev and id afresh.
+Event append_replayed_event(sql::Db& db, Event event);
+
+// Inserts an event exactly as given, id included; the caller has checked
+// that it extends the chain (seq is one more, prev is the last id, and the
+// id is its hash).
+void insert_event(sql::Db& db, const Event& event);
+
+// The model an event is about, from its subject ("churn@1.2.0" -> "churn").
+std::string event_name(const Event& event);
+
+// An event with its id as one JSON object: what --json shows, and (as
+// canonical JSON) how the log travels outside the database.
+// parse_event_json reads that text back and throws Error(data) naming
+// `source` unless it is well formed and its id is its hash.
+Json event_json(const Event& event);
+Event parse_event_json(const std::string& text, const std::string& source);
+
+// The newest event, or nullopt for an empty log.
+std::optional<Event> last_event(sql::Db& db);
+
 // Loads events, newest first; `name` empty means all. `limit` 0 means all.
 // Only events up to `last_seq` count (the log as it stood then).
 std::vector<Event> load_events(sql::Db& db, const std::string& name, std::size_t limit,
                                std::int64_t last_seq = std::numeric_limits<std::int64_t>::max());
 std::optional<Event> load_event(sql::Db& db, std::int64_t seq);
+// Loads the events after `seq`, oldest first.
+std::vector<Event> load_events_after(sql::Db& db, std::int64_t seq);
 
 struct ChainCheck {
   bool ok = true;

@@ -330,4 +330,32 @@ void apply_event(sql::Db& db, const Event& event) {
               "a newer lastmile may have written it; upgrade lastmile");
 }
 
+void clear_tables(sql::Db& db) {
+  // Children before parents, for the foreign keys.
+  for (const char* table : {"deployments", "gate_results", "approvals", "stage_assignments",
+                            "stage_history", "metadata", "edges", "files", "versions", "models"}) {
+    db.exec(std::string("DELETE FROM ") + table);
+  }
+}
+
+std::int64_t rebuild_tables(sql::Db& db) {
+  clear_tables(db);
+  auto stmt = db.prepare("SELECT seq, id, prev, time, actor, kind, subject, payload FROM events ORDER BY seq");
+  std::int64_t count = 0;
+  while (stmt.step()) {
+    Event e;
+    e.seq = stmt.int64(0);
+    e.id = stmt.text(1);
+    e.prev = stmt.text(2);
+    e.time = stmt.text(3);
+    e.actor = stmt.text(4);
+    e.kind = stmt.text(5);
+    e.subject = stmt.text(6);
+    e.payload = parse_json(stmt.text(7), "event " + std::to_string(e.seq));
+    apply_event(db, e);
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace lm

@@ -180,6 +180,19 @@ CREATE TABLE deployments (
 );
 CREATE INDEX deployments_by_environment ON deployments(model_id, environment, event_seq);
 )sql",
+    R"sql(
+-- What each log remote held when this registry last synchronised with it:
+-- its head event and commit. Events up to the highest seq here have been
+-- published and are never rewritten. Not derived from the log.
+CREATE TABLE sync_state (
+  remote    TEXT PRIMARY KEY,
+  url       TEXT NOT NULL,
+  seq       INTEGER NOT NULL,   -- the remote's last event (0: an empty log)
+  event_id  TEXT NOT NULL,      -- its id ('' for an empty log)
+  commit_id TEXT NOT NULL,      -- the remote's refs/lastmile/log ('' when absent)
+  time      TEXT NOT NULL       -- when this registry last saw it
+);
+)sql",
 };
 
 }  // namespace

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <random>
+#include <thread>
 
 #include "registry/core/error.hpp"
 
@@ -178,6 +180,36 @@ std::string temp_name() {
 bool process_alive(long pid) {
   if (pid <= 0) return false;
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+FileLock::FileLock(const fs::path& path, std::chrono::milliseconds wait) {
+  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (m_fd < 0) {
+    const int err = errno;
+    throw Error(err == EACCES || err == EROFS || err == EPERM ? ExitCode::permission : ExitCode::io,
+                "cannot open " + quote(path.string()) + ": " + errno_text(err));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err != EWOULDBLOCK && err != EINTR) {
+      ::close(m_fd);
+      throw Error(ExitCode::io, "cannot lock " + quote(path.string()) + ": " + errno_text(err));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(m_fd);
+      throw Error(ExitCode::temp_fail,
+                  "another process held " + quote(path.string()) + " for over " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(wait).count()) +
+                      " seconds",
+                  "run it again; it is safe to retry");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+FileLock::~FileLock() {
+  if (m_fd >= 0) ::close(m_fd);
 }
 
 }  // namespace lm

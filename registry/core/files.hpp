@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -86,5 +87,20 @@ std::string temp_name();
 
 // True when `pid` names a process that is still running.
 bool process_alive(long pid);
+
+// An exclusive flock on `path` (created), held for the object's life:
+// processes doing the same work take turns. Waiting longer than `wait` is
+// Error(temp_fail), safe to retry; a file that cannot be opened is
+// Error(permission) or Error(io).
+class FileLock {
+ public:
+  FileLock(const fs::path& path, std::chrono::milliseconds wait);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
 
 }  // namespace lm

@@ -15,6 +15,7 @@
 
 #include "registry/core/error.hpp"
 #include "registry/core/git_repo.hpp"
+#include "registry/core/git_sync.hpp"
 
 namespace lm::git {
 
@@ -307,6 +308,25 @@ std::string strip_credentials(const std::string& url) {
     if (at != std::string::npos) rest = rest.substr(at + 1);
   }
   return url.substr(0, scheme + 3) + rest;
+}
+
+std::optional<std::string> configured_remote_url(const std::filesystem::path& start,
+                                                 const std::string& name) {
+  const RepoPtr repo = open_repository(start);
+  if (!repo) return std::nullopt;
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, repo.get(), name.c_str()) != 0) return std::nullopt;
+  std::unique_ptr<git_remote, RemoteFree> remote(raw);
+  const char* url = git_remote_url(remote.get());
+  if (url == nullptr || *url == '\0') return std::nullopt;
+  std::string text = url;
+  // git resolves a relative path against the work tree (or git directory).
+  if (is_local_path_url(text) && text[0] != '/' && text[0] != '~') {
+    const char* workdir = git_repository_workdir(repo.get());
+    const std::filesystem::path base = workdir != nullptr ? workdir : git_repository_path(repo.get());
+    text = (base / text).lexically_normal().string();
+  }
+  return text;
 }
 
 }  // namespace lm::git

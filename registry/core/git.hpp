@@ -66,6 +66,13 @@ bool valid_branch_name(const std::string& name);
 // `start` (or the global configuration), or nullopt when user.name is unset.
 std::optional<std::string> configured_identity(const std::filesystem::path& start);
 
+// The URL of remote `name` of the repository containing `start`, as
+// configured (credentials included: it is used, never recorded), with a
+// relative path made absolute against the top of the work tree. nullopt
+// outside a repository or when there is no such remote.
+std::optional<std::string> configured_remote_url(const std::filesystem::path& start,
+                                                 const std::string& name);
+
 // Removes "user:password@" from a URL so that tokens never reach the log.
 std::string strip_credentials(const std::string& url);
 

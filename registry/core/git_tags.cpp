@@ -172,37 +172,16 @@ std::vector<std::string> tag_names(const std::filesystem::path& start, std::stri
   return out;
 }
 
-TagLock::TagLock(const std::filesystem::path& start) {
+namespace {
+
+std::filesystem::path tag_lock_path(const std::filesystem::path& start) {
   RepoPtr repo = require_repository(start);
-  const std::filesystem::path path = std::filesystem::path(git_repository_commondir(repo.get())) /
-                                     "lastmile-tags.lock";
-  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (m_fd < 0) {
-    const int err = errno;
-    throw Error(err == EACCES || err == EROFS || err == EPERM ? ExitCode::permission : ExitCode::io,
-                "cannot open " + quote(path.string()) + ": " + errno_text(err));
-  }
-  const auto deadline = std::chrono::steady_clock::now() + k_lock_wait;
-  while (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    if (err != EWOULDBLOCK && err != EINTR) {
-      ::close(m_fd);
-      throw Error(ExitCode::io, "cannot lock " + quote(path.string()) + ": " + errno_text(err));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::close(m_fd);
-      throw Error(ExitCode::temp_fail,
-                  "another process held " + quote(path.string()) + " for over " +
-                      std::to_string(k_lock_wait.count()) + " seconds",
-                  "run it again; it is safe to retry");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  return std::filesystem::path(git_repository_commondir(repo.get())) / "lastmile-tags.lock";
 }
 
-TagLock::~TagLock() {
-  if (m_fd >= 0) ::close(m_fd);
-}
+}  // namespace
+
+TagLock::TagLock(const std::filesystem::path& start) : m_lock(tag_lock_path(start), k_lock_wait) {}
 
 bool commit_exists(const std::filesystem::path& start, const std::string& commit) {
   RepoPtr repo = require_repository(start);

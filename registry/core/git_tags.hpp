@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "registry/core/files.hpp"
+
 namespace lm::git {
 
 // Whether refs/tags/<name> passes git's ref rules (git check-ref-format)
@@ -44,12 +46,9 @@ bool commit_exists(const std::filesystem::path& start, const std::string& commit
 class TagLock {
  public:
   explicit TagLock(const std::filesystem::path& start);
-  ~TagLock();
-  TagLock(const TagLock&) = delete;
-  TagLock& operator=(const TagLock&) = delete;
 
  private:
-  int m_fd = -1;
+  FileLock m_lock;
 };
 
 enum class TagCreated { created, exists };

@@ -125,12 +125,21 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return out;
 }
 
-void set_file_actions(SpawnActions& actions, const ProcessRequest& request, const Pipe& pipe) {
+void set_file_actions(SpawnActions& actions, const ProcessRequest& request, const Pipe& pipe,
+                      const UniqueFd& input) {
   const std::string& command = request.argv[0];
   posix_spawn_file_actions_t* a = actions.get();
-  check_spawn_setup(posix_spawn_file_actions_addopen(a, 0, "/dev/null", O_RDONLY, 0), command);
+  if (input) {
+    check_spawn_setup(posix_spawn_file_actions_adddup2(a, input.get(), 0), command);
+  } else {
+    check_spawn_setup(posix_spawn_file_actions_addopen(a, 0, "/dev/null", O_RDONLY, 0), command);
+  }
   check_spawn_setup(posix_spawn_file_actions_adddup2(a, pipe.write.get(), 1), command);
-  check_spawn_setup(posix_spawn_file_actions_adddup2(a, pipe.write.get(), 2), command);
+  if (request.discard_stderr) {
+    check_spawn_setup(posix_spawn_file_actions_addopen(a, 2, "/dev/null", O_WRONLY, 0), command);
+  } else {
+    check_spawn_setup(posix_spawn_file_actions_adddup2(a, pipe.write.get(), 2), command);
+  }
   check_spawn_setup(posix_spawn_file_actions_addclose(a, pipe.read.get()), command);
   if (!request.cwd.empty()) {
     check_spawn_setup(posix_spawn_file_actions_addchdir_np(a, request.cwd.c_str()), command);
@@ -153,11 +162,28 @@ void set_attributes(SpawnAttr& attr, const std::string& command) {
   check_spawn_setup(posix_spawnattr_setsigdefault(attr.get(), &defaults), command);
 }
 
+// A pipe already holding `text` and closed for writing, for the child's
+// stdin; none for empty text. The text fits in the pipe's buffer, so the
+// write cannot wait for a reader.
+UniqueFd stdin_pipe(const std::string& text) {
+  if (text.empty()) return UniqueFd();
+  if (text.size() > 64 * 1024) throw Error(ExitCode::internal, "stdin text for a command exceeds 64 KiB");
+  Pipe p = make_pipe();
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(p.write.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw system_error(errno, "cannot write to a pipe");
+    done += static_cast<std::size_t>(n);
+  }
+  return std::move(p.read);
+}
+
 // Returns 0 or the error posix_spawnp reports; glibc waits for the exec, so
 // its errors (ENOENT, EACCES, ENOEXEC) arrive here rather than as exit 127.
-int spawn(const ProcessRequest& request, const Pipe& pipe, pid_t& pid) {
+int spawn(const ProcessRequest& request, const Pipe& pipe, const UniqueFd& input, pid_t& pid) {
   SpawnActions actions(request.argv[0]);
-  set_file_actions(actions, request, pipe);
+  set_file_actions(actions, request, pipe, input);
   SpawnAttr attr(request.argv[0]);
   set_attributes(attr, request.argv[0]);
   std::vector<std::string> args = request.argv;
@@ -472,8 +498,9 @@ ProcessResult run_process(const ProcessRequest& request) {
   }
   const StopSignals stop_signals;
   Pipe pipe = make_pipe();
+  const UniqueFd input = stdin_pipe(request.stdin_text);
   pid_t pid = 0;
-  const int rc = spawn(request, pipe, pid);
+  const int rc = spawn(request, pipe, input, pid);
   // Our copy of the write end would keep end of file from ever arriving.
   pipe.write = UniqueFd();
   if (rc != 0) {

@@ -24,6 +24,12 @@ struct ProcessRequest {
   std::chrono::milliseconds timeout{300000};
   // Bytes of combined stdout and stderr kept.
   std::size_t output_limit = 64 * 1024;
+  // What the command reads on stdin (at most 64 KiB, written before it
+  // starts, so no deadlock); empty means /dev/null.
+  std::string stdin_text;
+  // Sends stderr to /dev/null, so `output` is stdout alone: for commands
+  // whose output is parsed (a git credential helper), not shown.
+  bool discard_stderr = false;
 };
 
 struct ProcessResult {
@@ -40,7 +46,7 @@ struct ProcessResult {
   bool succeeded() const { return started && !timed_out && signal == 0 && exit_code == 0; }
 };
 
-// Runs request.argv without a shell, stdin from /dev/null, stdout and stderr
+// Runs request.argv without a shell, stdin from /dev/null (or stdin_text), stdout and stderr
 // into one pipe, in a process group of its own. Past the timeout the whole
 // group gets SIGTERM, then SIGKILL 2 s later. Once the command has exited,
 // descendants still holding its output open get about 1 s before the group
