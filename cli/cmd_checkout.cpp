@@ -5,6 +5,7 @@
 #include "cli/progress.hpp"
 #include "cli/views.hpp"
 #include "registry/checkout.hpp"
+#include "registry/remotes.hpp"
 
 namespace lm::cli {
 
@@ -23,7 +24,7 @@ int run_checkout(Context& ctx, const CheckoutOptions& o) {
   CheckoutResult result;
   {
     ProgressBar bar(progress, "checking out", ctx.out());
-    result = checkout(ctx.registry(), ref, to, &progress);
+    result = checkout(ctx.registry(), ref, to, &progress, blob_remotes(ctx.registry().dir()));
   }
   const Output& out = ctx.out();
   if (out.json()) {
@@ -46,6 +47,8 @@ Command checkout_command() {
   return {"checkout", "write a version's files into a new directory, verifying each hash",
           [o](CLI::App& sub) {
             sub.add_option("REF", o->ref, "the version, e.g. churn@1.4.0")->required();
+            sub.footer("\nBytes not on this machine are downloaded from the blob remotes (lastmile remote\n"
+                       "list), then from where the log says they were pushed, and checked before use.");
             sub.add_option("--to", o->to, "the directory to create (must be new or empty)")
                 ->required()
                 ->type_name("DIR");

@@ -62,6 +62,7 @@ std::string describe(const Event& e) {
     return "for " + p.value("stage", "") + (comment.empty() ? "" : ": " + comment);
   }
   if (e.kind == "gate.evaluated") return gate_verdict(p);
+  if (e.kind == "artifact.pushed") return "to " + p.value("location", "");
   return {};
 }
 

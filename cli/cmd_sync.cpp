@@ -3,9 +3,11 @@
 
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "cli/progress.hpp"
 #include "registry/actor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/git.hpp"
+#include "registry/blobs.hpp"
 #include "registry/sync.hpp"
 
 namespace lm::cli {
@@ -90,12 +92,73 @@ int run_pull(Context& ctx, const SyncOptions& o) {
   return report_refused(ctx, r);
 }
 
+Json blobs_json(const std::vector<BlobPushResult>& results) {
+  Json list = Json::array();
+  for (const auto& b : results) {
+    Json versions = Json::array();
+    for (const auto& p : b.pushed) {
+      versions.push_back({{"ref", p.ref},
+                          {"location", p.upload.location},
+                          {"files_sent", p.upload.files_sent},
+                          {"bytes_sent", p.upload.bytes_sent},
+                          {"files_present", p.upload.files_present}});
+    }
+    list.push_back({{"remote", b.remote.name}, {"versions", versions}, {"without_bytes", b.without_bytes}});
+  }
+  return list;
+}
+
+void print_blobs(const Context& ctx, const std::vector<BlobPushResult>& results) {
+  for (const auto& b : results) {
+    for (const auto& p : b.pushed) {
+      ctx.out().line("pushed " + p.ref + " to " + b.remote.name + ": " + p.upload.location + "  (" +
+                     human_size(p.upload.bytes_sent) + " sent, " + std::to_string(p.upload.files_present) +
+                     " of " + std::to_string(p.upload.files_present + p.upload.files_sent) + " files there already)");
+    }
+    if (b.without_bytes > 0) {
+      ctx.out().note(plural(static_cast<std::int64_t>(b.without_bytes), "version") +
+                     " not on " + b.remote.name + " and whose bytes are not on this machine; the machine that "
+                     "registered them pushes them");
+    }
+  }
+}
+
+// Uploads the bytes before the log that says where they are.
+std::vector<BlobPushResult> push_all_blobs(Context& ctx, const std::vector<Remote>& remotes) {
+  std::vector<BlobPushResult> results;
+  const std::string actor = resolve_actor(ctx.cwd());
+  for (const Remote& remote : remotes) {
+    Progress progress;
+    ProgressBar bar(progress, "pushing to " + remote.name, ctx.out());
+    results.push_back(push_blobs(ctx.registry(), remote, actor, &progress));
+  }
+  return results;
+}
+
 int run_push(Context& ctx, const SyncOptions& o) {
+  Registry& registry = ctx.registry();
+  if (!o.remote.empty()) {
+    const Remote named = find_remote(registry.dir(), ctx.cwd(), o.remote);
+    if (!named.holds_log()) {
+      const auto blobs = push_all_blobs(ctx, {named});
+      if (ctx.out().json()) {
+        ctx.out().json_document({{"blobs", blobs_json(blobs)}});
+      } else {
+        print_blobs(ctx, blobs);
+        ctx.out().note("the log records where the bytes went; 'lastmile push' publishes it");
+      }
+      return 0;
+    }
+  }
   const SyncRequest request = sync_request(ctx, o);
-  const SyncResult r = push_log(ctx.registry(), request);
+  const auto blobs = push_all_blobs(ctx, blob_remotes(registry.dir()));
+  const SyncResult r = push_log(registry, request);
   if (ctx.out().json()) {
-    ctx.out().json_document(result_json(r));
+    Json doc = result_json(r);
+    doc["blobs"] = blobs_json(blobs);
+    ctx.out().json_document(doc);
   } else {
+    print_blobs(ctx, blobs);
     print_common(ctx, r);
     if (r.sent > 0) {
       ctx.out().line("pushed " + plural(r.sent, "event") + " to " + r.remote.name + " (" +
@@ -117,11 +180,12 @@ void add_remote_argument(CLI::App& sub, SyncOptions& o, const std::string& what)
 
 Command push_command() {
   auto o = std::make_shared<SyncOptions>();
-  return {"push", "publish local events to a git remote (refs/lastmile/log)",
+  return {"push", "upload versions' bytes to the blob remotes, then publish local events to a git remote",
           [o](CLI::App& sub) {
-            add_remote_argument(sub, *o, "the log remote");
+            add_remote_argument(sub, *o, "the log remote, or a blob remote to upload to alone");
             sub.footer(
-                "\nA push only ever fast-forwards. When the remote moved, its events are applied here\n"
+                "\nBytes go first, to every blob remote (file:///PATH, oci://HOST/REPO), skipping what is\n"
+                "there already; then the log. A push only ever fast-forwards. When the remote moved, its events are applied here\n"
                 "first and the local ones replayed after them; one whose stage moved meanwhile is\n"
                 "refused (exit 1) and explained. See lastmile-push(1).");
           },

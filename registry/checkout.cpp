@@ -9,6 +9,7 @@
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/parallel.hpp"
+#include "registry/blobs.hpp"
 #include "registry/store.hpp"
 
 namespace lm {
@@ -65,13 +66,31 @@ void write_file(const fs::path& source, const fs::path& target, const ManifestEn
   out.close_checked(target);
 }
 
-void write_all_files(const Registry& registry, const VersionRecord& v, const Manifest& manifest,
+// Where each file's bytes are read from, downloading what is not here.
+std::vector<fs::path> gather_bytes(Registry& registry, const VersionRecord& v, const Manifest& manifest,
+                                   const std::vector<Remote>& remotes, Progress* progress) {
+  std::vector<fs::path> sources(manifest.size());
+  for (std::size_t i = 0; i < manifest.size(); ++i) {
+    const ManifestEntry& e = manifest[i];
+    if (e.is_link()) continue;
+    const fs::path here = bytes_location(registry.store(), v, e);
+    if (lstat_path(here)) {
+      sources[i] = here;
+      continue;
+    }
+    if (progress) progress->total_bytes += e.size;  // downloaded, then copied
+    sources[i] = ensure_bytes(registry, v, e, remotes, progress);
+  }
+  return sources;
+}
+
+void write_all_files(const VersionRecord& v, const Manifest& manifest, const std::vector<fs::path>& sources,
                      const fs::path& dir, Progress* progress) {
   // Regular files first; symlinks last, so that no write goes through one.
   parallel_for(manifest.size(), worker_count(), [&](std::size_t i) {
     const ManifestEntry& e = manifest[i];
     if (e.is_link()) return;
-    write_file(bytes_location(registry.store(), v, e), dir / e.path, e, v, progress);
+    write_file(sources[i], dir / e.path, e, v, progress);
     file_done(progress);
   });
   for (const auto& e : manifest) {
@@ -86,7 +105,7 @@ void write_all_files(const Registry& registry, const VersionRecord& v, const Man
 }  // namespace
 
 CheckoutResult checkout(Registry& registry, const Ref& ref, const fs::path& to,
-                        Progress* progress) {
+                        Progress* progress, const std::vector<Remote>& blob_remotes) {
   CheckoutResult result;
   result.version = resolve(registry.db(), ref);
   const Manifest manifest = load_manifest(registry.db(), result.version.id);
@@ -107,9 +126,10 @@ CheckoutResult checkout(Registry& registry, const Ref& ref, const fs::path& to,
   if (progress) progress->total_files = result.files;
   result.dir = to;
   check_target(to);
+  const std::vector<fs::path> sources = gather_bytes(registry, result.version, manifest, blob_remotes, progress);
   const fs::path staging = make_staging_dir(to);
   try {
-    write_all_files(registry, result.version, manifest, staging, progress);
+    write_all_files(result.version, manifest, sources, staging, progress);
     // rename(2) replaces an empty directory, and fails if files appeared.
     if (::rename(staging.c_str(), to.c_str()) != 0) {
       throw system_error(errno, "cannot check out into " + quote(to.string()));

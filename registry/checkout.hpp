@@ -7,6 +7,7 @@
 #include "registry/progress.hpp"
 #include "registry/query.hpp"
 #include "registry/registry.hpp"
+#include "registry/remotes.hpp"
 
 namespace lm {
 
@@ -18,9 +19,11 @@ struct CheckoutResult {
 };
 
 // Writes the files of `ref` into `to` (created; must be empty if it exists),
-// hashing each as it is copied. A file whose bytes no longer match the
-// manifest is Error(check_failed) and nothing is left behind.
+// hashing each as it is copied. Bytes not on this machine are downloaded
+// into the store first, checked, from `blob_remotes` or where the log says
+// the version was pushed. A file whose bytes no longer match the manifest
+// is Error(check_failed) and nothing is left behind.
 CheckoutResult checkout(Registry& registry, const Ref& ref, const std::filesystem::path& to,
-                        Progress* progress);
+                        Progress* progress, const std::vector<Remote>& blob_remotes = {});
 
 }  // namespace lm

@@ -87,6 +87,12 @@ const std::vector<TableQuery>& table_queries() {
        "json_array(v.version_key, d.environment, d.stage, d.manifests, d.time, d.actor) "
        "FROM deployments d JOIN versions v ON v.id = d.version_id "
        "JOIN models m ON m.id = d.model_id"},
+      {"artifact_locations",
+       {"version", "remote", "location", "time", "actor"},
+       "SELECT m.name || '@' || v.version_key, 'event ' || a.event_seq, "
+       "json_array(v.version_key, a.remote, a.location, a.time, a.actor) "
+       "FROM artifact_locations a JOIN versions v ON v.id = a.version_id "
+       "JOIN models m ON m.id = v.model_id"},
   };
   return queries;
 }

@@ -267,6 +267,16 @@ void apply_deployment(sql::Db& db, const Event& event) {
   insert.bind(6, canonical_json(p.at("manifests"))).bind(7, event.time).bind(8, event.actor).run();
 }
 
+void apply_artifact_pushed(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  db.prepare(
+        "INSERT INTO artifact_locations (event_seq, version_id, remote, location, time, actor) "
+        "VALUES (?, ?, ?, ?, ?, ?)")
+      .bind_all(event.seq, version_row(db, p, event), p.at("remote").get<std::string>(),
+                p.at("location").get<std::string>(), event.time, event.actor)
+      .run();
+}
+
 void apply_registered(sql::Db& db, const Event& event) {
   const Json& p = event.payload;
   const std::string name = p.at("name").get<std::string>();
@@ -321,6 +331,7 @@ void apply_event(sql::Db& db, const Event& event) {
     if (event.kind == "approval.granted") return apply_approval(db, event);
     if (event.kind == "gate.evaluated") return apply_gate_evaluation(db, event);
     if (event.kind == "deployment.recorded") return apply_deployment(db, event);
+    if (event.kind == "artifact.pushed") return apply_artifact_pushed(db, event);
   } catch (const Json::exception& e) {
     throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
                                     ") has a malformed payload: " + e.what());
@@ -332,7 +343,7 @@ void apply_event(sql::Db& db, const Event& event) {
 
 void clear_tables(sql::Db& db) {
   // Children before parents, for the foreign keys.
-  for (const char* table : {"deployments", "gate_results", "approvals", "stage_assignments",
+  for (const char* table : {"artifact_locations", "deployments", "gate_results", "approvals", "stage_assignments",
                             "stage_history", "metadata", "edges", "files", "versions", "models"}) {
     db.exec(std::string("DELETE FROM ") + table);
   }

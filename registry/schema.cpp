@@ -192,6 +192,18 @@ CREATE TABLE sync_state (
   commit_id TEXT NOT NULL,      -- the remote's refs/lastmile/log ('' when absent)
   time      TEXT NOT NULL       -- when this registry last saw it
 );
+
+-- Where versions' bytes were pushed (artifact.pushed): a blob remote and
+-- the location there (an OCI reference pinned by digest, or a directory).
+CREATE TABLE artifact_locations (
+  event_seq  INTEGER PRIMARY KEY REFERENCES events(seq),
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  remote     TEXT NOT NULL,
+  location   TEXT NOT NULL,
+  time       TEXT NOT NULL,
+  actor      TEXT NOT NULL
+);
+CREATE INDEX artifact_locations_by_version ON artifact_locations(version_id, remote);
 )sql",
 };
 

@@ -305,6 +305,21 @@ void ObjectStore::publish(const std::vector<StagedObject>& staged) const {
   if (!dirs.empty()) fsync_dir(m_objects);
 }
 
+fs::path ObjectStore::temp_path() const {
+  if (!m_session) throw Error(ExitCode::internal, "temporary file outside a session");
+  return m_temp / (m_session->name + "-" + std::to_string(m_session->next_temp.fetch_add(1)) + ".tmp");
+}
+
+void ObjectStore::adopt(const fs::path& temp, const std::string& hex) const {
+  if (::chmod(temp.c_str(), 0444) != 0) throw system_error(errno, "cannot make " + quote(temp.string()) + " read-only");
+  UniqueFd fd = open_file(temp, O_RDONLY);
+  fsync_fd(fd.get(), temp);
+  StagedObject object;
+  object.sha256 = hex;
+  object.temp = temp;
+  publish({object});
+}
+
 void ObjectStore::discard(const std::vector<StagedObject>& staged) noexcept {
   for (const auto& object : staged) {
     if (!object.temp.empty()) ::unlink(object.temp.c_str());

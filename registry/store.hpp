@@ -61,6 +61,14 @@ class ObjectStore {
   // Renames staged files to their object names and syncs the directories.
   void publish(const std::vector<StagedObject>& staged) const;
 
+  // A new path in the temporary directory for bytes arriving from elsewhere
+  // (a blob remote); needs begin_session(). The caller writes and checks
+  // the file, then adopt()s it.
+  fs::path temp_path() const;
+  // Makes a checked temporary file the object `hex`: read-only, synced,
+  // renamed into place, its directory synced.
+  void adopt(const fs::path& temp, const std::string& hex) const;
+
   // Removes staged temporary files.
   static void discard(const std::vector<StagedObject>& staged) noexcept;
 
