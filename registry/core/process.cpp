@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,12 +126,36 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return out;
 }
 
-void set_file_actions(SpawnActions& actions, const ProcessRequest& request, const Pipe& pipe) {
+// The command's stdin: `input` in an anonymous memory file, so that input
+// of any size is there at once and the child can never block lastmile on a
+// full pipe.
+UniqueFd input_file(const std::string& input) {
+  if (input.empty()) return {};
+  UniqueFd fd(::memfd_create("lastmile-input", MFD_CLOEXEC));
+  if (!fd) throw system_error(errno, "cannot create the input of a command");
+  fd = above_stdio(std::move(fd));
+  write_all(fd.get(), input.data(), input.size(), "memfd:lastmile-input");
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    throw system_error(errno, "cannot rewind the input of a command");
+  }
+  return fd;
+}
+
+void set_file_actions(SpawnActions& actions, const ProcessRequest& request, const Pipe& pipe,
+                      const UniqueFd& input) {
   const std::string& command = request.argv[0];
   posix_spawn_file_actions_t* a = actions.get();
-  check_spawn_setup(posix_spawn_file_actions_addopen(a, 0, "/dev/null", O_RDONLY, 0), command);
+  if (input) {
+    check_spawn_setup(posix_spawn_file_actions_adddup2(a, input.get(), 0), command);
+  } else {
+    check_spawn_setup(posix_spawn_file_actions_addopen(a, 0, "/dev/null", O_RDONLY, 0), command);
+  }
   check_spawn_setup(posix_spawn_file_actions_adddup2(a, pipe.write.get(), 1), command);
-  check_spawn_setup(posix_spawn_file_actions_adddup2(a, pipe.write.get(), 2), command);
+  if (request.discard_stderr) {
+    check_spawn_setup(posix_spawn_file_actions_addopen(a, 2, "/dev/null", O_WRONLY, 0), command);
+  } else {
+    check_spawn_setup(posix_spawn_file_actions_adddup2(a, pipe.write.get(), 2), command);
+  }
   check_spawn_setup(posix_spawn_file_actions_addclose(a, pipe.read.get()), command);
   if (!request.cwd.empty()) {
     check_spawn_setup(posix_spawn_file_actions_addchdir_np(a, request.cwd.c_str()), command);
@@ -156,8 +181,9 @@ void set_attributes(SpawnAttr& attr, const std::string& command) {
 // Returns 0 or the error posix_spawnp reports; glibc waits for the exec, so
 // its errors (ENOENT, EACCES, ENOEXEC) arrive here rather than as exit 127.
 int spawn(const ProcessRequest& request, const Pipe& pipe, pid_t& pid) {
+  const UniqueFd input = input_file(request.input);
   SpawnActions actions(request.argv[0]);
-  set_file_actions(actions, request, pipe);
+  set_file_actions(actions, request, pipe, input);
   SpawnAttr attr(request.argv[0]);
   set_attributes(attr, request.argv[0]);
   std::vector<std::string> args = request.argv;

@@ -24,6 +24,11 @@ struct ProcessRequest {
   std::chrono::milliseconds timeout{300000};
   // Bytes of combined stdout and stderr kept.
   std::size_t output_limit = 64 * 1024;
+  // The command's stdin; /dev/null when empty (a credential helper reads
+  // the host it is asked about there).
+  std::string input;
+  // Sends stderr to /dev/null, for a command whose stdout is data to parse.
+  bool discard_stderr = false;
 };
 
 struct ProcessResult {
@@ -40,8 +45,8 @@ struct ProcessResult {
   bool succeeded() const { return started && !timed_out && signal == 0 && exit_code == 0; }
 };
 
-// Runs request.argv without a shell, stdin from /dev/null, stdout and stderr
-// into one pipe, in a process group of its own. Past the timeout the whole
+// Runs request.argv without a shell, stdin from request.input, stdout and
+// stderr into one pipe, in a process group of its own. Past the timeout the whole
 // group gets SIGTERM, then SIGKILL 2 s later. Once the command has exited,
 // descendants still holding its output open get about 1 s before the group
 // is killed; descendants that let go of the output are left running.
