@@ -129,7 +129,8 @@ std::string string_at(const Json& object, std::string_view key) {
 // The annotation in either namespace: org.cncf.model.<name> or org.cnai.model.<name>.
 std::string model_annotation(const Json& annotations, std::string_view name) {
   for (std::string_view ns : k_namespaces) {
-    std::string value = string_at(annotations, "org." + std::string(ns) + ".model." + std::string(name));
+    std::string value =
+        string_at(annotations, "org." + std::string(ns) + ".model." + std::string(name));
     if (!value.empty()) return value;
   }
   return {};
@@ -176,7 +177,8 @@ Layer read_layer(const Json& json) {
   if (layer.digest.rfind("sha256:", 0) != 0 || !is_sha256_hex(layer.digest.substr(7))) {
     malformed("layer digest " + quote(layer.digest) + " is not sha256:<hex>");
   }
-  if (!json.contains("size") || !json["size"].is_number_unsigned()) malformed("a layer has no size");
+  if (!json.contains("size") || !json["size"].is_number_unsigned())
+    malformed("a layer has no size");
   layer.size = json["size"].get<std::uint64_t>();
   const Json annotations = json.value("annotations", Json::object());
   layer.path = model_annotation(annotations, "filepath");
@@ -203,13 +205,13 @@ std::vector<Link> read_links(const std::string& text) {
 
 Manifest files_of(const std::vector<Layer>& layers, const std::vector<Link>& links) {
   Manifest files;
-  for (const auto& l : layers) files.push_back({l.path, l.size, l.digest.substr(7), l.executable, ""});
+  for (const auto& l : layers)
+    files.push_back({l.path, l.size, l.digest.substr(7), l.executable, ""});
   for (const auto& l : links) files.push_back({l.path, 0, "", false, l.target});
   std::sort(files.begin(), files.end(),
             [](const ManifestEntry& a, const ManifestEntry& b) { return a.path < b.path; });
-  const auto twice = std::adjacent_find(files.begin(), files.end(), [](const auto& a, const auto& b) {
-    return a.path == b.path;
-  });
+  const auto twice = std::adjacent_find(
+      files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path == b.path; });
   if (twice != files.end()) malformed("it names " + quote(twice->path) + " twice");
   return files;
 }
@@ -243,13 +245,15 @@ Artifact build_artifact(const VersionRecord& version, const Manifest& files) {
   a.config_digest = sha256_digest(a.config);
   Json layers = Json::array();
   for (const auto& layer : a.layers) layers.push_back(layer_json(layer, version.registered_at));
-  const Json manifest = {
-      {"schemaVersion", 2},
-      {"mediaType", k_manifest_media_type},
-      {"artifactType", k_artifact_type},
-      {"config", {{"mediaType", k_config_media_type}, {"digest", a.config_digest}, {"size", a.config.size()}}},
-      {"layers", layers},
-      {"annotations", manifest_annotations(version, a.links)}};
+  const Json manifest = {{"schemaVersion", 2},
+                         {"mediaType", k_manifest_media_type},
+                         {"artifactType", k_artifact_type},
+                         {"config",
+                          {{"mediaType", k_config_media_type},
+                           {"digest", a.config_digest},
+                           {"size", a.config.size()}}},
+                         {"layers", layers},
+                         {"annotations", manifest_annotations(version, a.links)}};
   a.manifest = canonical_json(manifest);
   a.manifest_digest = sha256_digest(a.manifest);
   return a;

@@ -15,7 +15,8 @@
 
 namespace lm::modelpack {
 
-inline constexpr std::string_view k_manifest_media_type = "application/vnd.oci.image.manifest.v1+json";
+inline constexpr std::string_view k_manifest_media_type =
+    "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view k_artifact_type = "application/vnd.cncf.model.manifest.v1+json";
 inline constexpr std::string_view k_config_media_type = "application/vnd.cncf.model.config.v1+json";
 

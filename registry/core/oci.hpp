@@ -25,6 +25,8 @@ struct Endpoint {
 // URL (any user:password@ left out) and the rule it broke.
 Endpoint parse_url(std::string_view url);
 
+// True for "name", "name:port", "[v6]" or "[v6]:port".
+bool valid_host(std::string_view host);
 // True for a repository path the distribution spec allows: '/'-separated
 // components of [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*, at most 255 bytes.
 bool valid_repository(std::string_view repository);
@@ -38,7 +40,9 @@ using ByteCounter = std::function<void(std::uint64_t bytes)>;
 
 inline constexpr std::uint64_t k_default_chunk_size = 64ull << 20;
 
-// One connection (kept alive) to one registry. Not for use by two threads
+// One connection (kept alive) to one registry. Every method takes a
+// repository path (valid_repository) and throws Error(usage) for another;
+// a manifest reference is a tag (valid_tag) or a "sha256:<hex>" digest. Not for use by two threads
 // at once: give each thread its own Client.
 //
 // Authentication happens when the registry asks for it (HTTP 401): a bearer
@@ -55,7 +59,8 @@ inline constexpr std::uint64_t k_default_chunk_size = 64ull << 20;
 // other HTTP errors carry the registry's own error codes and messages.
 class Client {
  public:
-  // Throws Error(usage) for an insecure endpoint whose host is not loopback.
+  // Throws Error(usage) for an endpoint whose host is not valid, or that is
+  // insecure and not loopback.
   explicit Client(Endpoint endpoint);
   ~Client();
   Client(Client&&) noexcept;
@@ -75,7 +80,8 @@ class Client {
   // several requests. Error(check_failed) when the registry finds that the
   // bytes do not hash to `digest`.
   bool put_blob_file(const std::string& repo, const std::string& digest,
-                     const std::filesystem::path& file, std::uint64_t size, const ByteCounter& sent);
+                     const std::filesystem::path& file, std::uint64_t size,
+                     const ByteCounter& sent);
   // As put_blob_file, for bytes in memory (a config, a small manifest).
   bool put_blob_bytes(const std::string& repo, const std::string& digest, std::string_view bytes);
 

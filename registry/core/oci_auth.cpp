@@ -59,7 +59,8 @@ std::optional<Credentials> from_environment() {
 }
 
 std::optional<fs::path> docker_config_path() {
-  if (const std::string dir = env("DOCKER_CONFIG"); !dir.empty()) return fs::path(dir) / "config.json";
+  if (const std::string dir = env("DOCKER_CONFIG"); !dir.empty())
+    return fs::path(dir) / "config.json";
   if (const std::string home = env("HOME"); !home.empty()) {
     return fs::path(home) / ".docker" / "config.json";
   }
@@ -112,8 +113,8 @@ std::optional<Credentials> from_auths_entry(const Json& entry, const std::string
     const auto decoded = base64_decode(auth);
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
-      throw Error(ExitCode::config, "the 'auth' entry in " + quote(source) +
-                                        " is not base64 of 'user:password'",
+      throw Error(ExitCode::config,
+                  "the 'auth' entry in " + quote(source) + " is not base64 of 'user:password'",
                   "log in again with 'docker login'");
     }
     c.username = decoded->substr(0, colon);
@@ -130,8 +131,8 @@ std::optional<Credentials> from_helper(const std::string& name, const std::strin
   const std::string program = "docker-credential-" + name;
   const std::string source = program + " (named in " + config_source + ")";
   if (name.empty() || name.find('/') != std::string::npos) {
-    throw Error(ExitCode::config, "invalid credential helper name " + quote(name) + " in " +
-                                      quote(config_source));
+    throw Error(ExitCode::config,
+                "invalid credential helper name " + quote(name) + " in " + quote(config_source));
   }
   ProcessRequest request;
   request.argv = {program, "get"};
@@ -139,13 +140,15 @@ std::optional<Credentials> from_helper(const std::string& name, const std::strin
   request.discard_stderr = true;
   request.timeout = std::chrono::seconds(60);
   const ProcessResult result = run_process(request);
-  if (!result.started) throw Error(ExitCode::config, "cannot get credentials from " + source +
-                                                         ": " + result.start_error);
+  if (!result.started)
+    throw Error(ExitCode::config,
+                "cannot get credentials from " + source + ": " + result.start_error);
   const std::string output = trim(result.output);
   if (!result.succeeded()) {
     if (output == k_helper_not_found) return std::nullopt;
-    throw Error(ExitCode::config, "cannot get credentials for " + host + " from " + source + ": " +
-                                      printable(output.substr(0, output.find('\n')).substr(0, 200)));
+    throw Error(ExitCode::config,
+                "cannot get credentials for " + host + " from " + source + ": " +
+                    printable(output.substr(0, output.find('\n')).substr(0, 200)));
   }
   const Json reply = Json::parse(output, nullptr, false);
   if (!reply.is_object()) {

@@ -66,26 +66,6 @@ bool valid_host_name(std::string_view name) {
          });
 }
 
-// "name", "name:port", "[v6]" or "[v6]:port".
-bool valid_host(std::string_view host) {
-  std::string_view port;
-  if (host.substr(0, 1) == "[") {
-    const auto close = host.find(']');
-    if (close == std::string_view::npos || close == 1) return false;
-    const std::string_view v6 = host.substr(1, close - 1);
-    if (!std::all_of(v6.begin(), v6.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; })) {
-      return false;
-    }
-    const std::string_view rest = host.substr(close + 1);
-    if (rest.empty()) return true;
-    return rest.front() == ':' && valid_port(rest.substr(1));
-  }
-  const auto colon = host.find(':');
-  if (colon != std::string_view::npos) port = host.substr(colon + 1);
-  return valid_host_name(host.substr(0, colon)) && (colon == std::string_view::npos || valid_port(port));
-}
-
 std::string lowercase(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -95,14 +75,34 @@ std::string lowercase(std::string_view text) {
 
 }  // namespace
 
+bool valid_host(std::string_view host) {
+  std::string_view port;
+  if (host.substr(0, 1) == "[") {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    const std::string_view v6 = host.substr(1, close - 1);
+    if (!std::all_of(v6.begin(), v6.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      return false;
+    }
+    const std::string_view rest = host.substr(close + 1);
+    if (rest.empty()) return true;
+    return rest.front() == ':' && valid_port(rest.substr(1));
+  }
+  const auto colon = host.find(':');
+  if (colon != std::string_view::npos) port = host.substr(colon + 1);
+  return valid_host_name(host.substr(0, colon)) &&
+         (colon == std::string_view::npos || valid_port(port));
+}
+
 bool valid_repository(std::string_view repository) {
   if (repository.empty() || repository.size() > k_max_repository) return false;
   std::size_t start = 0;
   for (;;) {
     const auto slash = repository.find('/', start);
-    if (!valid_component(repository.substr(start, slash == std::string_view::npos
-                                                         ? std::string_view::npos
-                                                         : slash - start))) {
+    if (!valid_component(repository.substr(
+            start, slash == std::string_view::npos ? std::string_view::npos : slash - start))) {
       return false;
     }
     if (slash == std::string_view::npos) return true;
@@ -137,16 +137,18 @@ Endpoint parse_url(std::string_view url) {
   const auto slash = rest.find('/');
   const std::string_view host = rest.substr(0, slash);
   if (host.find('@') != std::string_view::npos) {
-    bad_url(url, "credentials do not belong in the URL; lastmile reads them from "
-                 "LASTMILE_OCI_USERNAME and LASTMILE_OCI_PASSWORD or Docker's config.json");
+    bad_url(url,
+            "credentials do not belong in the URL; lastmile reads them from "
+            "LASTMILE_OCI_USERNAME and LASTMILE_OCI_PASSWORD or Docker's config.json");
   }
   if (!valid_host(host)) bad_url(url, "no valid HOST[:PORT] after " + std::string(k_scheme));
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   if (!path.empty() && path.back() == '/') path.remove_suffix(1);
   if (path.empty()) bad_url(url, "no repository path after the host");
   if (!valid_repository(path)) {
-    bad_url(url, "the repository path " + quote(path) + " is not valid: " +
-                     std::string(k_component_rule) + " (lowercase), at most " +
+    bad_url(url, "the repository path " + quote(path) +
+                     " is not valid: " + std::string(k_component_rule) + " (lowercase), at most " +
                      std::to_string(k_max_repository) + " bytes in all");
   }
   return Endpoint{lowercase(host), std::string(path), false};

@@ -50,7 +50,8 @@ std::string config_text(const fs::path& storage, std::uint16_t port, const fs::p
                         bool access_log) {
   std::ostringstream out;
   out << "version: 0.1\n"
-      << "log:\n  level: error\n  accesslog:\n    disabled: " << (access_log ? "false" : "true") << "\n"
+      << "log:\n  level: error\n  accesslog:\n    disabled: " << (access_log ? "false" : "true")
+      << "\n"
       << "storage:\n  filesystem:\n    rootdirectory: " << storage.string() << "\n"
       << "  delete:\n    enabled: true\n"
       << "  maintenance:\n    uploadpurging:\n      enabled: false\n"
@@ -85,7 +86,8 @@ std::string http_get(std::uint16_t port, const std::string& path) {
         static_cast<ssize_t>(request.size())) {
       char buf[4096];
       ssize_t n;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<std::size_t>(n));
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+        reply.append(buf, static_cast<std::size_t>(n));
     }
   }
   ::close(fd);

@@ -47,7 +47,8 @@ struct NoCredentials {
   TempDir docker_config;
   ScopedEnv env;
   NoCredentials() {
-    for (const char* name : {"LASTMILE_OCI_TOKEN", "LASTMILE_OCI_USERNAME", "LASTMILE_OCI_PASSWORD"}) {
+    for (const char* name :
+         {"LASTMILE_OCI_TOKEN", "LASTMILE_OCI_USERNAME", "LASTMILE_OCI_PASSWORD"}) {
       env.set(name, std::nullopt);
     }
     env.set("DOCKER_CONFIG", docker_config.path().string());

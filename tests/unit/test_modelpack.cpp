@@ -54,7 +54,8 @@ Error error_of(const std::function<void()>& fn) {
 }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+  for (auto pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
     text.replace(pos, from.size(), to);
   }
   return text;
@@ -123,7 +124,8 @@ TEST_CASE("a version becomes a ModelPack artifact", "[modelpack]") {
   CHECK(annotations["org.opencontainers.image.description"] == "card-fraud classifier");
   CHECK(annotations["org.opencontainers.image.source"] == "https://github.com/acme/fraud");
   CHECK(annotations["dev.lastmile.digest"] == manifest_digest(files));
-  CHECK(annotations["dev.lastmile.links"] == "[{\"link\":\"model.onnx\",\"path\":\"current.onnx\"}]");
+  CHECK(annotations["dev.lastmile.links"] ==
+        "[{\"link\":\"model.onnx\",\"path\":\"current.onnx\"}]");
 }
 
 TEST_CASE("an artifact reads back as the files it was made of", "[modelpack]") {
@@ -148,7 +150,9 @@ TEST_CASE("an artifact reads back as the files it was made of", "[modelpack]") {
 TEST_CASE("read_manifest refuses what lastmile cannot check out", "[modelpack]") {
   const Manifest files = fraud_files();
   const modelpack::Artifact a = modelpack::build_artifact(fraud_version(files), files);
-  const auto refused = [](const std::string& bytes) { return error_of([&] { modelpack::read_manifest(bytes); }); };
+  const auto refused = [](const std::string& bytes) {
+    return error_of([&] { modelpack::read_manifest(bytes); });
+  };
   CHECK(refused("[]").code() == ExitCode::data);
   CHECK_THAT(refused(replace_all(a.manifest, "model.manifest.v1", "other.v1")).what(),
              Contains("artifact type"));
@@ -159,7 +163,8 @@ TEST_CASE("read_manifest refuses what lastmile cannot check out", "[modelpack]")
   CHECK_THAT(refused(replace_all(a.manifest, "\"serve.py\"", "\"model.onnx\"")).what(),
              Contains("names 'model.onnx' twice"));
   // A file swapped behind lastmile's back no longer matches its digest.
-  const Error swapped = refused(replace_all(a.manifest, Sha256::hex_of("weights"), Sha256::hex_of("other")));
+  const Error swapped =
+      refused(replace_all(a.manifest, Sha256::hex_of("weights"), Sha256::hex_of("other")));
   CHECK(swapped.code() == ExitCode::check_failed);
   CHECK_THAT(swapped.what(), Contains("do not match its lastmile digest"));
 }
@@ -178,7 +183,8 @@ TEST_CASE("versions and model names map onto OCI tags and repositories", "[model
   CHECK(modelpack::oci_tag("v2.0.0-rc.1+build.5") == "2.0.0-rc.1_build.5");
   CHECK(code_of([] { modelpack::oci_tag("latest"); }) == ExitCode::usage);
   CHECK(code_of([] { modelpack::oci_tag("1.0.0-" + std::string(130, 'a')); }) == ExitCode::usage);
-  CHECK(modelpack::oci_repository("team/models", "fraud/v2.detector") == "team/models/fraud/v2.detector");
+  CHECK(modelpack::oci_repository("team/models", "fraud/v2.detector") ==
+        "team/models/fraud/v2.detector");
   const Error e = error_of([] { modelpack::oci_repository("team/models", "fraud._x"); });
   CHECK(e.code() == ExitCode::usage);
   CHECK_THAT(e.what(), Contains("model 'fraud._x' cannot be stored in the OCI repository"));

@@ -43,12 +43,14 @@ std::string pattern_bytes(std::size_t size) {
 
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
-  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+    ++n;
   return n;
 }
 
 // What skopeo, an independent client, reads as the manifest of REPO:TAG.
-std::string skopeo_manifest(const std::string& host, const std::string& repo, const std::string& tag) {
+std::string skopeo_manifest(const std::string& host, const std::string& repo,
+                            const std::string& tag) {
   ProcessRequest request;
   request.argv = {"skopeo", "inspect", "--raw", "--tls-verify=false",
                   "docker://" + host + "/" + repo + ":" + tag};
@@ -76,10 +78,10 @@ TEST_CASE("parse_url reads host, port and repository", "[oci]") {
 }
 
 TEST_CASE("parse_url refuses what is not an oci:// URL with a repository", "[oci]") {
-  for (const char* url : {"https://ghcr.io/acme", "oci://ghcr.io", "oci://ghcr.io/", "oci:///acme",
-                          "oci://ghcr.io/Acme", "oci://ghcr.io/a._b", "oci://ghcr.io/a//b",
-                          "oci://ghcr.io:0/a", "oci://ghcr.io:99999/a", "oci://gh cr.io/a",
-                          "oci://ghcr.io/a?tag=1"}) {
+  for (const char* url :
+       {"https://ghcr.io/acme", "oci://ghcr.io", "oci://ghcr.io/", "oci:///acme",
+        "oci://ghcr.io/Acme", "oci://ghcr.io/a._b", "oci://ghcr.io/a//b", "oci://ghcr.io:0/a",
+        "oci://ghcr.io:99999/a", "oci://gh cr.io/a", "oci://ghcr.io/a?tag=1"}) {
     const Error e = error_of([&] { oci::parse_url(url); });
     CHECK(e.code() == ExitCode::usage);
     CHECK_THAT(e.what(), Contains("invalid OCI registry URL"));
@@ -116,7 +118,9 @@ TEST_CASE("OCI names follow the distribution spec", "[oci]") {
 }
 
 TEST_CASE("a client refuses plain http to a registry that is not this machine", "[oci]") {
-  const Error e = error_of([] { oci::Client(oci::Endpoint{"registry.example.com", "team", true}); });
+  const Error e = error_of([] {
+    oci::Client(oci::Endpoint{"registry.example.com", "team", true});
+  });
   CHECK(e.code() == ExitCode::usage);
   CHECK_THAT(e.what(), Contains("refusing plain http to the OCI registry registry.example.com"));
 }
@@ -136,7 +140,8 @@ TEST_CASE("WWW-Authenticate challenges are parsed", "[oci]") {
 }
 
 TEST_CASE("base64 round-trips", "[oci]") {
-  for (const std::string& text : std::vector<std::string>{"", "a", "ab", "abc", "user:pa:ss", std::string("\0\xff", 2)}) {
+  for (const std::string& text :
+       std::vector<std::string>{"", "a", "ab", "abc", "user:pa:ss", std::string("\0\xff", 2)}) {
     CHECK(oci::base64_decode(oci::base64_encode(text)) == text);
   }
   CHECK(oci::base64_encode("user:pass") == "dXNlcjpwYXNz");
@@ -190,9 +195,8 @@ TEST_CASE("the registry refuses bytes that do not hash to their digest", "[oci][
   oci::Client client = local_client(server.host());
   TempDir dir;
   const auto file = dir.write("model.bin", "the bytes");
-  const Error e = error_of([&] {
-    client.put_blob_file("unit/bad", digest_of("other bytes"), file, 9, {});
-  });
+  const Error e =
+      error_of([&] { client.put_blob_file("unit/bad", digest_of("other bytes"), file, 9, {}); });
   CHECK(e.code() == ExitCode::check_failed);
   CHECK_THAT(e.what(), Contains(digest_of("other bytes")));
   CHECK_THAT(e.what(), Contains("DIGEST_INVALID"));
@@ -203,7 +207,8 @@ TEST_CASE("a file that shrank during the upload is an error, not a short blob", 
   oci::Client client = local_client(server.host());
   TempDir dir;
   const auto file = dir.write("model.bin", "short");
-  const Error e = error_of([&] { client.put_blob_file("unit/short", digest_of("short"), file, 100, {}); });
+  const Error e =
+      error_of([&] { client.put_blob_file("unit/short", digest_of("short"), file, 100, {}); });
   CHECK(e.code() == ExitCode::io);
   CHECK_THAT(e.what(), Contains("became shorter"));
 }
@@ -219,9 +224,11 @@ TEST_CASE("a manifest pushed by tag reads back byte for byte, here and in skopeo
   const std::string manifest =
       "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
       "\"artifactType\":\"application/vnd.example+json\",\"config\":{\"mediaType\":"
-      "\"application/vnd.oci.empty.v1+json\",\"digest\":\"" + digest_of(config) + "\",\"size\":2},"
-      "\"layers\":[{\"mediaType\":\"application/octet-stream\",\"digest\":\"" + digest_of(layer) +
-      "\",\"size\":" + std::to_string(layer.size()) + "}]}";
+      "\"application/vnd.oci.empty.v1+json\",\"digest\":\"" +
+      digest_of(config) +
+      "\",\"size\":2},"
+      "\"layers\":[{\"mediaType\":\"application/octet-stream\",\"digest\":\"" +
+      digest_of(layer) + "\",\"size\":" + std::to_string(layer.size()) + "}]}";
   const std::string media_type = "application/vnd.oci.image.manifest.v1+json";
   CHECK(client.put_manifest("unit/m", "1.0.0", media_type, manifest) == digest_of(manifest));
   CHECK(skopeo_manifest(server.host(), "unit/m", "1.0.0") == manifest);
@@ -311,7 +318,8 @@ TEST_CASE("basic authentication: credentials from the environment", "[oci][regis
   SECTION("a wrong password") {
     none.env.set("LASTMILE_OCI_USERNAME", OciRegistryServer::k_user);
     none.env.set("LASTMILE_OCI_PASSWORD", "wrong-pa55word");
-    const Error e = error_of([&] { local_client(server.host()).put_blob_bytes("unit/a", digest, "b"); });
+    const Error e =
+        error_of([&] { local_client(server.host()).put_blob_bytes("unit/a", digest, "b"); });
     CHECK(e.code() == ExitCode::permission);
     CHECK_THAT(e.what(), Contains("refused the credentials from LASTMILE_OCI_USERNAME"));
     CHECK_THAT(std::string(e.what()) + e.hint(), !Contains("wrong-pa55word"));
@@ -334,7 +342,8 @@ TEST_CASE("basic authentication: credentials from Docker's config.json", "[oci][
                                                OciRegistryServer::k_password);
 
   SECTION("auths[host].auth") {
-    write_docker_config(none, "{\"auths\":{\"http://" + server.host() + "\":{\"auth\":\"" + right + "\"}}}");
+    write_docker_config(
+        none, "{\"auths\":{\"http://" + server.host() + "\":{\"auth\":\"" + right + "\"}}}");
     CHECK(local_client(server.host()).put_blob_bytes("unit/d", digest, "d"));
   }
   SECTION("auths[host].username and password") {
@@ -344,8 +353,10 @@ TEST_CASE("basic authentication: credentials from Docker's config.json", "[oci][
     CHECK(local_client(server.host()).put_blob_bytes("unit/d", digest, "d"));
   }
   SECTION("a wrong password, never shown") {
-    const std::string wrong = oci::base64_encode(std::string(OciRegistryServer::k_user) + ":sekrit-wrong");
-    write_docker_config(none, "{\"auths\":{\"" + server.host() + "\":{\"auth\":\"" + wrong + "\"}}}");
+    const std::string wrong =
+        oci::base64_encode(std::string(OciRegistryServer::k_user) + ":sekrit-wrong");
+    write_docker_config(none,
+                        "{\"auths\":{\"" + server.host() + "\":{\"auth\":\"" + wrong + "\"}}}");
     const Error e = error_of([&] { local_client(server.host()).has_blob("unit/d", digest); });
     CHECK(e.code() == ExitCode::permission);
     CHECK_THAT(e.what(), Contains("refused the credentials from " +
@@ -359,10 +370,13 @@ TEST_CASE("basic authentication: credentials from Docker's config.json", "[oci][
     const auto helper = bin.write(
         "docker-credential-unit",
         "#!/bin/sh\nserver=$(cat)\n[ \"$1\" = get ] || exit 2\n"
-        "if [ \"$server\" = '" + server.host() + "' ]; then\n"
-        "  printf '{\"ServerURL\":\"%s\",\"Username\":\"" + OciRegistryServer::k_user +
-            "\",\"Secret\":\"" + OciRegistryServer::k_password + "\"}' \"$server\"\n"
-        "else echo 'credentials not found in native keychain'; exit 1; fi\n");
+        "if [ \"$server\" = '" +
+            server.host() +
+            "' ]; then\n"
+            "  printf '{\"ServerURL\":\"%s\",\"Username\":\"" +
+            OciRegistryServer::k_user + "\",\"Secret\":\"" + OciRegistryServer::k_password +
+            "\"}' \"$server\"\n"
+            "else echo 'credentials not found in native keychain'; exit 1; fi\n");
     REQUIRE(::chmod(helper.c_str(), 0755) == 0);
     none.env.set("PATH", bin.path().string() + ":" + std::getenv("PATH"));
     write_docker_config(none, "{\"credHelpers\":{\"" + server.host() + "\":\"unit\"}}");
@@ -374,7 +388,8 @@ TEST_CASE("basic authentication: credentials from Docker's config.json", "[oci][
   }
   SECTION("a config.json that is not JSON") {
     write_docker_config(none, "{not json");
-    CHECK(code_of([&] { local_client(server.host()).has_blob("unit/d", digest); }) == ExitCode::config);
+    CHECK(code_of([&] { local_client(server.host()).has_blob("unit/d", digest); }) ==
+          ExitCode::config);
   }
 }
 
@@ -402,7 +417,8 @@ TEST_CASE("token authentication: a token per scope, fetched once", "[oci][auth]"
     none.env.set("LASTMILE_OCI_TOKEN", "tok|repository:unit/t:pull");
     CHECK(local_client(fake.host()).get_manifest("unit/t", "1.0.0", "*/*"));
     CHECK(fake.issued().empty());
-    const Error e = error_of([&] { local_client(fake.host()).get_manifest("unit/other", "1", "*/*"); });
+    const Error e =
+        error_of([&] { local_client(fake.host()).get_manifest("unit/other", "1", "*/*"); });
     CHECK_THAT(e.what(), Contains("refused the credentials from LASTMILE_OCI_TOKEN"));
     CHECK_THAT(std::string(e.what()) + e.hint(), !Contains("tok|"));
   }
@@ -411,12 +427,44 @@ TEST_CASE("token authentication: a token per scope, fetched once", "[oci][auth]"
     none.env.set("LASTMILE_OCI_PASSWORD", "wrong-token-pa55");
     const Error e = error_of([&] { local_client(fake.host()).get_manifest("unit/t", "1", "*/*"); });
     CHECK(e.code() == ExitCode::permission);
-    CHECK_THAT(e.what(), Contains("refused the credentials from LASTMILE_OCI_USERNAME to pull from 'unit/t'"));
+    CHECK_THAT(
+        e.what(),
+        Contains("refused the credentials from LASTMILE_OCI_USERNAME to pull from 'unit/t'"));
     CHECK_THAT(std::string(e.what()) + e.hint(), !Contains("wrong-token-pa55"));
   }
   SECTION("with none") {
     const Error e = error_of([&] { local_client(fake.host()).get_manifest("unit/t", "1", "*/*"); });
     CHECK(e.code() == ExitCode::permission);
-    CHECK_THAT(e.what(), Contains("requires credentials to pull from 'unit/t' and lastmile found none"));
+    CHECK_THAT(e.what(),
+               Contains("requires credentials to pull from 'unit/t' and lastmile found none"));
   }
+}
+
+// Not run by default: ./lastmile_unit "[oci-bench]" prints the rates.
+TEST_CASE("throughput of a 256 MiB blob on loopback", "[.][oci-bench]") {
+  OciRegistryServer server;
+  oci::Client client = local_client(server.host());
+  TempDir dir;
+  const std::string block = pattern_bytes(1 << 20);
+  Sha256 hash;
+  {
+    std::ofstream out(dir / "big.bin", std::ios::binary);
+    for (int i = 0; i < 256; ++i) {
+      out << block;
+      hash.update(block);
+    }
+  }
+  const std::string digest = "sha256:" + hash.hex_final();
+  const std::uint64_t size = 256ull << 20;
+  using Clock = std::chrono::steady_clock;
+  const auto rate = [&](Clock::time_point start) {
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    return std::to_string(static_cast<int>(256 / s)) + " MiB/s (" + std::to_string(s) + " s)";
+  };
+  auto start = Clock::now();
+  REQUIRE(client.put_blob_file("unit/big", digest, dir / "big.bin", size, {}));
+  WARN("push: " + rate(start));
+  start = Clock::now();
+  client.get_blob("unit/big", digest, dir / "back.bin", {});
+  WARN("get: " + rate(start));
 }
