@@ -10,6 +10,11 @@ Writes the port it listens on (127.0.0.1) into PORT_FILE, then serves:
   POST /token (form)               refresh_token=REFRESH_TOKEN -> {"access_token": "tok|SC"}
   GET  /v2/R/manifests/T           needs a token for repository:R:pull -> {"fake": true}
   HEAD /v2/R/blobs/D               needs a token for repository:R:pull -> 404
+  GET  /v2/R/blobs/D               needs a token for repository:R:pull -> 307 to
+                                   http://localhost:PORT/storage/D, another origin
+  GET  /storage/D                  "stored bytes", or 400 if an Authorization
+                                   header came along
+  any  /v2/down/...                503 with an OCI error body
   POST /v2/R/blobs/uploads/        needs a token for repository:R:pull,push -> 202
   PUT  /upload/R?digest=D          needs a token for repository:R:pull,push -> 201
   GET  /log                        the scopes of the tokens handed out, one a line
@@ -73,6 +78,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.issue(query["scope"][0], "token")
         if url.path == "/log":
             return self.reply(200, "".join(s + "\n" for s in issued).encode())
+        if url.path.startswith("/v2/down/"):
+            return self.reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"down for upgrade"}]}')
+        if url.path.startswith("/storage/"):
+            if "Authorization" in self.headers:
+                return self.reply(400, b"a credential reached the storage")
+            return self.reply(200, b"stored bytes")
+        if len(parts) >= 5 and parts[-2] == "blobs":
+            if self.authorized("/".join(parts[2:-2]), False):
+                location = "http://localhost:%d/storage/%s" % (self.server.server_port, parts[-1])
+                self.reply(307, headers=[("Location", location)])
+            return
         if len(parts) >= 5 and parts[-2] == "manifests":
             if self.authorized("/".join(parts[2:-2]), False):
                 self.reply(200, b'{"fake": true}')

@@ -166,6 +166,11 @@ TEST_CASE("a blob is pushed once, found, and read back verified", "[oci][registr
   CHECK(received == bytes.size());
   CHECK(code_of([&] { client.get_blob("unit/a", digest, dir / "out", {}); }) == ExitCode::error);
   CHECK(read_file(dir / "out") == bytes);  // an existing file is never overwritten
+
+  const auto empty = dir.write("empty", "");  // an empty __init__.py is a file too
+  CHECK(client.put_blob_file("unit/a", digest_of(""), empty, 0, {}));
+  client.get_blob("unit/a", digest_of(""), dir / "empty-back", {});
+  CHECK(read_file(dir / "empty-back").empty());
 }
 
 TEST_CASE("a file larger than the chunk size goes up in chunks", "[oci][registry]") {
@@ -407,6 +412,13 @@ TEST_CASE("token authentication: a token per scope, fetched once", "[oci][auth]"
     CHECK(client.put_blob_bytes("unit/t", digest_of("t"), "t"));  // HEAD (pull), POST + PUT (push)
     CHECK(fake.issued() == "repository:unit/t:pull\nrepository:unit/t:pull,push\n");
   }
+  SECTION("a blob download follows the redirect to storage, without the token") {
+    none.env.set("LASTMILE_OCI_USERNAME", FakeTokenRegistry::k_user);
+    none.env.set("LASTMILE_OCI_PASSWORD", FakeTokenRegistry::k_password);
+    TempDir dir;
+    local_client(fake.host()).get_blob("unit/t", digest_of("stored bytes"), dir / "blob", {});
+    CHECK(read_file(dir / "blob") == "stored bytes");
+  }
   SECTION("with docker's identity token") {
     write_docker_config(none, "{\"auths\":{\"" + fake.host() + "\":{\"identitytoken\":\"" +
                                   FakeTokenRegistry::k_refresh_token + "\"}}}");
@@ -438,6 +450,26 @@ TEST_CASE("token authentication: a token per scope, fetched once", "[oci][auth]"
     CHECK_THAT(e.what(),
                Contains("requires credentials to pull from 'unit/t' and lastmile found none"));
   }
+}
+
+TEST_CASE("a registry answering 5xx is unavailable, with its own words", "[oci]") {
+  FakeTokenRegistry fake;
+  const Error e = error_of([&] { local_client(fake.host()).get_manifest("down/m", "1", "*/*"); });
+  CHECK(e.code() == ExitCode::unavailable);
+  CHECK(std::string(e.what()) == "cannot read manifest '1' of '" + fake.host() +
+                                     "/down/m': the registry answered 503 Service Unavailable "
+                                     "(UNAVAILABLE: down for upgrade)");
+  CHECK(e.hint() == "try again later");
+}
+
+TEST_CASE("the client refuses names the distribution API does not allow", "[oci]") {
+  CHECK(code_of([] { oci::Client(oci::Endpoint{"user:pw@ghcr.io", "x", false}); }) ==
+        ExitCode::usage);
+  oci::Client client(oci::Endpoint{"127.0.0.1:1", "unit", true});
+  CHECK(code_of([&] { client.has_blob("Unit/A", digest_of("x")); }) == ExitCode::usage);
+  CHECK(code_of([&] { client.has_blob("unit/a", "md5:abc"); }) == ExitCode::data);
+  CHECK(code_of([&] { client.get_manifest("unit/a", "../../x", "*/*"); }) == ExitCode::usage);
+  CHECK(code_of([&] { client.put_manifest("unit/a", "1.0+b", "x", "{}"); }) == ExitCode::usage);
 }
 
 // Not run by default: ./lastmile_unit "[oci-bench]" prints the rates.
