@@ -121,9 +121,9 @@ std::optional<std::pair<std::string, std::string>> credential_fill(const std::st
   ProcessRequest request;
   request.argv = {"git", "credential", "fill"};
   request.env = {{"GIT_TERMINAL_PROMPT", "0"}, {"GIT_ASKPASS", ""}, {"SSH_ASKPASS", ""}};
-  request.stdin_text = "protocol=" + parts.protocol + "\nhost=" + parts.host + "\npath=" + parts.path + "\n";
-  if (user != nullptr && *user != '\0') request.stdin_text += std::string("username=") + user + "\n";
-  request.stdin_text += "\n";
+  request.input = "protocol=" + parts.protocol + "\nhost=" + parts.host + "\npath=" + parts.path + "\n";
+  if (user != nullptr && *user != '\0') request.input += std::string("username=") + user + "\n";
+  request.input += "\n";
   request.discard_stderr = true;
   request.timeout = std::chrono::seconds(60);
   const ProcessResult result = run_process(request);

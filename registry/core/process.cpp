@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +126,21 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return out;
 }
 
+// The command's stdin: `input` in an anonymous memory file, so that input
+// of any size is there at once and the child can never block lastmile on a
+// full pipe.
+UniqueFd input_file(const std::string& input) {
+  if (input.empty()) return {};
+  UniqueFd fd(::memfd_create("lastmile-input", MFD_CLOEXEC));
+  if (!fd) throw system_error(errno, "cannot create the input of a command");
+  fd = above_stdio(std::move(fd));
+  write_all(fd.get(), input.data(), input.size(), "memfd:lastmile-input");
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    throw system_error(errno, "cannot rewind the input of a command");
+  }
+  return fd;
+}
+
 void set_file_actions(SpawnActions& actions, const ProcessRequest& request, const Pipe& pipe,
                       const UniqueFd& input) {
   const std::string& command = request.argv[0];
@@ -162,26 +178,10 @@ void set_attributes(SpawnAttr& attr, const std::string& command) {
   check_spawn_setup(posix_spawnattr_setsigdefault(attr.get(), &defaults), command);
 }
 
-// A pipe already holding `text` and closed for writing, for the child's
-// stdin; none for empty text. The text fits in the pipe's buffer, so the
-// write cannot wait for a reader.
-UniqueFd stdin_pipe(const std::string& text) {
-  if (text.empty()) return UniqueFd();
-  if (text.size() > 64 * 1024) throw Error(ExitCode::internal, "stdin text for a command exceeds 64 KiB");
-  Pipe p = make_pipe();
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(p.write.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw system_error(errno, "cannot write to a pipe");
-    done += static_cast<std::size_t>(n);
-  }
-  return std::move(p.read);
-}
-
 // Returns 0 or the error posix_spawnp reports; glibc waits for the exec, so
 // its errors (ENOENT, EACCES, ENOEXEC) arrive here rather than as exit 127.
-int spawn(const ProcessRequest& request, const Pipe& pipe, const UniqueFd& input, pid_t& pid) {
+int spawn(const ProcessRequest& request, const Pipe& pipe, pid_t& pid) {
+  const UniqueFd input = input_file(request.input);
   SpawnActions actions(request.argv[0]);
   set_file_actions(actions, request, pipe, input);
   SpawnAttr attr(request.argv[0]);
@@ -498,9 +498,8 @@ ProcessResult run_process(const ProcessRequest& request) {
   }
   const StopSignals stop_signals;
   Pipe pipe = make_pipe();
-  const UniqueFd input = stdin_pipe(request.stdin_text);
   pid_t pid = 0;
-  const int rc = spawn(request, pipe, input, pid);
+  const int rc = spawn(request, pipe, pid);
   // Our copy of the write end would keep end of file from ever arriving.
   pipe.write = UniqueFd();
   if (rc != 0) {

@@ -24,11 +24,10 @@ struct ProcessRequest {
   std::chrono::milliseconds timeout{300000};
   // Bytes of combined stdout and stderr kept.
   std::size_t output_limit = 64 * 1024;
-  // What the command reads on stdin (at most 64 KiB, written before it
-  // starts, so no deadlock); empty means /dev/null.
-  std::string stdin_text;
-  // Sends stderr to /dev/null, so `output` is stdout alone: for commands
-  // whose output is parsed (a git credential helper), not shown.
+  // The command's stdin; /dev/null when empty (a credential helper reads
+  // the host it is asked about there).
+  std::string input;
+  // Sends stderr to /dev/null, for a command whose stdout is data to parse.
   bool discard_stderr = false;
 };
 
@@ -46,8 +45,8 @@ struct ProcessResult {
   bool succeeded() const { return started && !timed_out && signal == 0 && exit_code == 0; }
 };
 
-// Runs request.argv without a shell, stdin from /dev/null (or stdin_text), stdout and stderr
-// into one pipe, in a process group of its own. Past the timeout the whole
+// Runs request.argv without a shell, stdin from request.input, stdout and
+// stderr into one pipe, in a process group of its own. Past the timeout the whole
 // group gets SIGTERM, then SIGKILL 2 s later. Once the command has exited,
 // descendants still holding its output open get about 1 s before the group
 // is killed; descendants that let go of the output are left running.

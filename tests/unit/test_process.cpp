@@ -86,6 +86,16 @@ TEST_CASE("run_process gives the command an empty stdin", "[core][process]") {
   CHECK(r.output.empty());
 }
 
+TEST_CASE("run_process feeds the input on stdin, however large", "[core][process]") {
+  ProcessRequest request;
+  request.argv = {"sh", "-c", "wc -c; echo done >&2"};
+  request.input = std::string(1 << 20, 'x');  // more than a pipe holds
+  request.timeout = 20s;
+  CHECK(run_process(request).output == "1048576\ndone\n");
+  request.discard_stderr = true;
+  CHECK(run_process(request).output == "1048576\n");
+}
+
 TEST_CASE("run_process sets environment overrides over the inherited ones", "[core][process]") {
   ProcessRequest request;
   request.argv = {"sh", "-c", "echo \"$LM_PROCESS_TEST|$HOME\"; env | grep -c '^HOME='"};
