@@ -110,6 +110,7 @@ Json blobs_json(const std::vector<BlobPushResult>& results) {
 
 void print_blobs(const Context& ctx, const std::vector<BlobPushResult>& results) {
   for (const auto& b : results) {
+    if (b.pushed.empty()) ctx.out().line("nothing to upload to " + b.remote.name + ": it has every version whose bytes are here");
     for (const auto& p : b.pushed) {
       ctx.out().line("pushed " + p.ref + " to " + b.remote.name + ": " + p.upload.location + "  (" +
                      human_size(p.upload.bytes_sent) + " sent, " + std::to_string(p.upload.files_present) +
@@ -145,7 +146,9 @@ int run_push(Context& ctx, const SyncOptions& o) {
         ctx.out().json_document({{"blobs", blobs_json(blobs)}});
       } else {
         print_blobs(ctx, blobs);
-        ctx.out().note("the log records where the bytes went; 'lastmile push' publishes it");
+        if (!blobs.front().pushed.empty()) {
+          ctx.out().note("the log records where the bytes went; 'lastmile push' publishes it");
+        }
       }
       return 0;
     }

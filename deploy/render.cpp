@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "deploy/quote.hpp"
+#include "registry/blobs.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/sha256.hpp"
@@ -46,6 +47,15 @@ Json stage_of(sql::Db& db, const Ref& ref, const VersionRecord& v, const std::ve
 }
 
 Json text_or_null(const std::string& text) { return text.empty() ? Json() : Json(text); }
+
+// Where the version was last pushed to an OCI registry, pinned by digest
+// ("oci://ghcr.io/acme/models/churn@sha256:..."), or null.
+Json pushed_oci_uri(sql::Db& db, const VersionRecord& v) {
+  for (const std::string& location : pushed_locations(db, v.id)) {
+    if (location.rfind("oci://", 0) == 0) return location;
+  }
+  return nullptr;
+}
 
 Json model_fields(sql::Db& db, const Ref& ref, const VersionRecord& v, const std::vector<std::string>& order) {
   const VersionMetadata meta = load_metadata(db, v.id);
@@ -89,7 +99,8 @@ Json model_fields(sql::Db& db, const Ref& ref, const VersionRecord& v, const std
           {"metric", metric},
           {"params", meta.params},
           {"labels", meta.labels},
-          {"files", files}};
+          {"files", files},
+          {"oci_uri", pushed_oci_uri(db, v)}};
 }
 
 // Every text setting is a pattern over the model's fields.
@@ -244,6 +255,8 @@ ManifestContext build_context(sql::Db& db, const ContextRequest& request) {
   Json context = model_fields(db, request.ref, v, request.stage_order);
   Json settings = merge_deploy_settings(request.settings);
   if (!settings.contains("name")) settings["name"] = v.name;
+  // Pushed to an OCI registry: the server can read the artifact itself.
+  if (!settings.contains("storage_uri") && context["oci_uri"].is_string()) settings["storage_uri"] = context["oci_uri"];
   expand_patterns(settings, context, "deploy");
   if (settings.contains("model_format")) context["model_format"] = settings["model_format"];
   add_resource_forms(context, settings);

@@ -11,6 +11,7 @@
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/git.hpp"
+#include "registry/core/oci.hpp"
 #include "registry/events.hpp"
 #include "registry/projection.hpp"
 #include "registry/store.hpp"
@@ -238,7 +239,9 @@ fs::path ensure_bytes(Registry& registry, const VersionRecord& v, const Manifest
       const auto at = location.find('@');
       const std::string base = location.substr(0, at);
       recorded.url = base.substr(0, base.size() - v.name.size() - 1);
-      recorded.insecure = false;
+      // Plain http is only ever tried on this machine; a registry there
+      // that speaks https is configured as a remote instead.
+      recorded.insecure = oci::is_loopback_host(oci::parse_url(recorded.url).host);
     }
     const bool known = std::any_of(sources.begin(), sources.end(), [&](const Remote& r) { return r.url == recorded.url; });
     if (!known && recorded.kind != RemoteKind::log) sources.push_back(recorded);

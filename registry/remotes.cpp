@@ -5,6 +5,7 @@
 #include "registry/core/error.hpp"
 #include "registry/core/git.hpp"
 #include "registry/core/git_sync.hpp"
+#include "registry/core/oci.hpp"
 #include "registry/core/settings_file.hpp"
 
 namespace lm {
@@ -45,14 +46,7 @@ void check_url(const std::string& url, RemoteKind kind) {
                   "to share the log through it, give its path: lastmile remote add NAME " + dir.string());
     }
   }
-  if (kind == RemoteKind::oci) {
-    const std::string rest = url.substr(6);
-    const auto slash = rest.find('/');
-    if (slash == 0 || slash == std::string::npos || slash + 1 == rest.size()) {
-      throw Error(ExitCode::usage, "invalid OCI remote URL " + quote(url) + ": expected oci://HOST[:PORT]/REPOSITORY",
-                  "for example oci://ghcr.io/acme/models or oci://127.0.0.1:5000/models");
-    }
-  }
+  if (kind == RemoteKind::oci) oci::parse_url(url);
 }
 
 std::vector<Remote> configured(const fs::path& registry_dir) {
@@ -136,6 +130,11 @@ Remote add_remote(const RemoteAddRequest& request) {
   check_url(remote.url, remote.kind);
   if (request.insecure && remote.kind != RemoteKind::oci) {
     throw Error(ExitCode::usage, "--insecure applies to oci:// remotes only");
+  }
+  if (request.insecure && !oci::is_loopback_host(oci::parse_url(remote.url).host)) {
+    throw Error(ExitCode::usage,
+                "--insecure (plain http) is only for a registry on this machine, not " + quote(remote.url),
+                "use https; for a registry on this machine give its host as 127.0.0.1 or localhost");
   }
   const auto existing = configured(request.registry_dir);
   if (std::any_of(existing.begin(), existing.end(), [&](const Remote& r) { return r.name == remote.name; })) {

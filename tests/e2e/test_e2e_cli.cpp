@@ -17,7 +17,7 @@ namespace {
 const std::vector<std::string> k_commands = {
     "init",    "register", "dataset", "list", "show",     "lineage", "diff",  "history",
     "verify",  "policy",   "gate",    "promote", "approve", "rollback", "status", "audit",
-    "deploy",  "hooks",    "check-ref", "ci", "checkout", "completion"};
+    "deploy",  "hooks",    "check-ref", "ci", "checkout", "completion", "remote", "push", "pull", "fsck"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
@@ -26,6 +26,7 @@ std::vector<std::string> command_words(const std::string& cmd) {
   if (cmd == "deploy") return {"deploy", "render"};
   if (cmd == "hooks") return {"hooks", "install"};
   if (cmd == "ci") return {"ci", "init"};
+  if (cmd == "remote") return {"remote", "add"};
   return {cmd};
 }
 
@@ -115,7 +116,7 @@ TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
       {"approve", {"churn", "--stage", "production"}},
       {"rollback", {"churn", "--stage", "production", "--reason", "r"}},
       {"deploy", {"churn", "-t", "kubernetes"}}, {"check-ref", {"churn@v1.0.0"}}, {"completion", {"bash"}},
-      {"ci", {"github"}}};
+      {"ci", {"github"}}, {"remote", {"origin", "/tmp/x.git"}}};
   for (const auto& cmd : k_commands) {
     INFO(cmd);
     std::vector<std::string> args = command_words(cmd);
