@@ -273,6 +273,16 @@ TEST_CASE("a registry that is not there is unavailable", "[oci]") {
   CHECK(std::string(e.what()) == "cannot reach the OCI registry " + host + ": connection refused");
 }
 
+TEST_CASE("https to a registry that speaks plain http is unavailable, with a hint", "[oci]") {
+  OciRegistryServer server;
+  oci::Client client(oci::Endpoint{server.host(), "unit", false});
+  const Error e = error_of([&] { client.has_blob("unit/a", digest_of("x")); });
+  CHECK(e.code() == ExitCode::unavailable);
+  CHECK_THAT(e.what(), Contains("cannot reach the OCI registry " + server.host() +
+                                ": the TLS handshake failed"));
+  CHECK_THAT(e.hint(), Contains("plain http"));
+}
+
 TEST_CASE("basic authentication: credentials from the environment", "[oci][registry][auth]") {
   OciRegistryServer server(with_basic_auth());
   NoCredentials none;
