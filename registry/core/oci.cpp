@@ -158,8 +158,13 @@ std::string no_proxy_list() {
   return list + (list.empty() ? "" : ",") + "localhost,127.0.0.1,::1";
 }
 
+// "Failed to ..." -> "failed to ...", but "OpenSSL ..." stays as it is.
 std::string first_lower(std::string text) {
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  const std::string_view word = std::string_view(text).substr(0, text.find(' '));
+  const auto upper = [](char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; };
+  if (!word.empty() && std::none_of(word.begin() + 1, word.end(), upper)) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
   return text;
 }
 
@@ -182,6 +187,10 @@ std::string transport_reason(CURLcode rc, CURL* curl, const char* detail) {
       return "the transfer stalled (under " + std::to_string(k_low_speed_bytes) + " bytes/s for " +
              std::to_string(k_low_speed_seconds) + " s)";
     }
+    case CURLE_SSL_CONNECT_ERROR:
+      return "the TLS handshake failed (" + std::string(detail) + ")";
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "its TLS certificate is not trusted (" + std::string(detail) + ")";
     case CURLE_UNSUPPORTED_PROTOCOL:
       return "it redirected to a URL lastmile does not follow (plain http is only for this "
              "machine)";
@@ -408,11 +417,14 @@ Error transport_error(CURLcode rc, CURL* curl, const char* detail, const std::st
   const std::string what = host == registry_host ? "the OCI registry " + host
                                                  : host + " (where the OCI registry " +
                                                        registry_host + " sent lastmile)";
+  std::string hint = "check the address and that the registry is up; then try again";
+  if (rc == CURLE_SSL_CONNECT_ERROR) {
+    hint = "a registry that speaks plain http can be used only on this machine (insecure)";
+  } else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+    hint = "add the certificate authority that signed it to the system's (update-ca-certificates)";
+  }
   return Error(ExitCode::unavailable,
-               "cannot reach " + what + ": " + transport_reason(rc, curl, detail),
-               rc == CURLE_SSL_CONNECT_ERROR
-                   ? "if it speaks plain http, that is allowed for a registry on this machine only"
-                   : "check the address and that the registry is up; then try again");
+               "cannot reach " + what + ": " + transport_reason(rc, curl, detail), hint);
 }
 
 }  // namespace

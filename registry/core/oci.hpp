@@ -40,10 +40,11 @@ using ByteCounter = std::function<void(std::uint64_t bytes)>;
 
 inline constexpr std::uint64_t k_default_chunk_size = 64ull << 20;
 
-// One connection (kept alive) to one registry. Every method takes a
-// repository path (valid_repository) and throws Error(usage) for another;
-// a manifest reference is a tag (valid_tag) or a "sha256:<hex>" digest. Not for use by two threads
-// at once: give each thread its own Client.
+// One connection (kept alive) to one registry. Not for use by two threads
+// at once: give each thread its own Client. Every method takes a repository
+// path (valid_repository) and throws Error(usage) for another; a manifest
+// reference is a tag (valid_tag) or a "sha256:<hex>" digest. A ByteCounter
+// may be empty.
 //
 // Authentication happens when the registry asks for it (HTTP 401): a bearer
 // token from the registry's token service, or basic credentials. The

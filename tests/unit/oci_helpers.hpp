@@ -2,13 +2,19 @@
 // Shared by the OCI tests: a hermetic credential environment and small
 // helpers around a test registry.
 
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "registry/core/error.hpp"
 #include "registry/core/oci.hpp"
+#include "registry/core/process.hpp"
 #include "registry/core/sha256.hpp"
 #include "tests/unit/helpers.hpp"
 
@@ -60,6 +66,32 @@ inline std::string digest_of(std::string_view bytes) { return "sha256:" + Sha256
 // A client of the plain-http registry at `host` (127.0.0.1:PORT).
 inline oci::Client local_client(const std::string& host) {
   return oci::Client(oci::Endpoint{host, "unit", true});
+}
+
+// The error `fn` throws; fails the test when it throws none.
+inline Error error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("no lm::Error was thrown");
+  throw std::logic_error("unreachable");
+}
+
+// What skopeo, a client independent of lastmile's, reads as the manifest of
+// REPO:TAG in the plain-http registry at `host`.
+inline std::string skopeo_manifest(const std::string& host, const std::string& repo,
+                                   const std::string& tag) {
+  ProcessRequest request;
+  request.argv = {"skopeo", "inspect", "--raw", "--tls-verify=false",
+                  "docker://" + host + "/" + repo + ":" + tag};
+  request.discard_stderr = true;
+  request.timeout = std::chrono::seconds(30);
+  request.output_limit = 1 << 20;
+  const ProcessResult r = run_process(request);
+  REQUIRE(r.succeeded());
+  return r.output;
 }
 
 }  // namespace lm::test

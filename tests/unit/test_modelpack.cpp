@@ -6,7 +6,6 @@
 
 #include "registry/core/error.hpp"
 #include "registry/core/json.hpp"
-#include "registry/core/process.hpp"
 #include "registry/core/sha256.hpp"
 #include "registry/modelpack.hpp"
 #include "tests/support/oci_registry_server.hpp"
@@ -43,16 +42,6 @@ Manifest fraud_files() {
           file("serve.py", "print()", true)};
 }
 
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("no lm::Error was thrown");
-  throw std::logic_error("unreachable");
-}
-
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (auto pos = text.find(from); pos != std::string::npos;
        pos = text.find(from, pos + to.size())) {
@@ -64,22 +53,26 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 }  // namespace
 
 TEST_CASE("layer media types follow the file's name", "[modelpack]") {
-  const std::string p = "application/vnd.cncf.model.";
-  CHECK(modelpack::layer_media_type("model.onnx") == p + "weight.v1.raw");
-  CHECK(modelpack::layer_media_type("sub/model.safetensors") == p + "weight.v1.raw");
-  CHECK(modelpack::layer_media_type("config.json") == p + "weight.config.v1.raw");
-  CHECK(modelpack::layer_media_type("a/generation_config.json") == p + "weight.config.v1.raw");
-  CHECK(modelpack::layer_media_type("tokenizer_config.json") == p + "weight.config.v1.raw");
-  CHECK(modelpack::layer_media_type("params.yaml") == p + "weight.config.v1.raw");
-  CHECK(modelpack::layer_media_type("MLmodel") == p + "weight.config.v1.raw");
-  CHECK(modelpack::layer_media_type("README") == p + "doc.v1.raw");
-  CHECK(modelpack::layer_media_type("LICENSE.txt") == p + "doc.v1.raw");
-  CHECK(modelpack::layer_media_type("docs/card.md") == p + "doc.v1.raw");
-  CHECK(modelpack::layer_media_type("serve.py") == p + "code.v1.raw");
-  CHECK(modelpack::layer_media_type("run.sh") == p + "code.v1.raw");
-  CHECK(modelpack::layer_media_type("eval.ipynb") == p + "code.v1.raw");
-  CHECK(modelpack::layer_media_type("train.parquet", true) == p + "dataset.v1.raw");
-  CHECK(modelpack::layer_media_type("README.md", true) == p + "doc.v1.raw");
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"model.onnx", "weight"},
+      {"sub/model.safetensors", "weight"},
+      {"config.json", "weight.config"},
+      {"a/generation_config.json", "weight.config"},
+      {"tokenizer_config.json", "weight.config"},
+      {"params.yaml", "weight.config"},
+      {"MLmodel", "weight.config"},
+      {"README", "doc"},
+      {"LICENSE.txt", "doc"},
+      {"docs/card.md", "doc"},
+      {"serve.py", "code"},
+      {"run.sh", "code"},
+      {"eval.ipynb", "code"}};
+  for (const auto& [path, kind] : kinds) {
+    CHECK(modelpack::layer_media_type(path) == "application/vnd.cncf.model." + kind + ".v1.raw");
+  }
+  CHECK(modelpack::layer_media_type("train.parquet", true) ==
+        "application/vnd.cncf.model.dataset.v1.raw");
+  CHECK(modelpack::layer_media_type("README.md", true) == "application/vnd.cncf.model.doc.v1.raw");
 }
 
 TEST_CASE("a version becomes a ModelPack artifact", "[modelpack]") {
@@ -207,13 +200,7 @@ TEST_CASE("a ModelPack artifact goes to a real registry and comes back", "[model
   CHECK(client.put_manifest(repo, tag, std::string(modelpack::k_manifest_media_type), a.manifest) ==
         a.manifest_digest);
 
-  ProcessRequest skopeo;
-  skopeo.argv = {"skopeo", "inspect", "--raw", "--tls-verify=false",
-                 "docker://" + server.host() + "/" + repo + ":" + tag};
-  skopeo.discard_stderr = true;
-  const ProcessResult r = run_process(skopeo);
-  REQUIRE(r.succeeded());
-  CHECK(r.output == a.manifest);
+  CHECK(skopeo_manifest(server.host(), repo, tag) == a.manifest);
 
   const auto pulled = client.get_manifest(repo, tag, std::string(modelpack::k_manifest_media_type));
   REQUIRE(pulled);

@@ -6,14 +6,12 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
-#include <numeric>
 #include <string>
 
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/oci.hpp"
 #include "registry/core/oci_auth.hpp"
-#include "registry/core/process.hpp"
 #include "tests/support/oci_registry_server.hpp"
 #include "tests/unit/oci_helpers.hpp"
 
@@ -22,18 +20,6 @@ using namespace lm::test;
 using Catch::Matchers::Contains;
 
 namespace {
-
-// The error `fn` throws; fails the test when it throws none.
-template <class Fn>
-Error error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("no lm::Error was thrown");
-  throw std::logic_error("unreachable");
-}
 
 std::string pattern_bytes(std::size_t size) {
   std::string bytes(size, '\0');
@@ -48,18 +34,10 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// What skopeo, an independent client, reads as the manifest of REPO:TAG.
-std::string skopeo_manifest(const std::string& host, const std::string& repo,
-                            const std::string& tag) {
-  ProcessRequest request;
-  request.argv = {"skopeo", "inspect", "--raw", "--tls-verify=false",
-                  "docker://" + host + "/" + repo + ":" + tag};
-  request.discard_stderr = true;
-  request.timeout = std::chrono::seconds(30);
-  request.output_limit = 1 << 20;
-  const ProcessResult r = run_process(request);
-  REQUIRE(r.succeeded());
-  return r.output;
+OciRegistryServer::Options with_basic_auth() {
+  OciRegistryServer::Options options;
+  options.basic_auth = true;
+  return options;
 }
 
 void write_docker_config(const NoCredentials& creds, const std::string& json) {
@@ -195,27 +173,24 @@ TEST_CASE("a file larger than the chunk size goes up in chunks", "[oci][registry
   CHECK(read_file(dir / "back") == bytes);
 }
 
-TEST_CASE("the registry refuses bytes that do not hash to their digest", "[oci][registry]") {
+TEST_CASE("an upload of bytes other than the digest says is refused", "[oci][registry]") {
   OciRegistryServer server;
   oci::Client client = local_client(server.host());
   TempDir dir;
   const auto file = dir.write("model.bin", "the bytes");
-  const Error e =
-      error_of([&] { client.put_blob_file("unit/bad", digest_of("other bytes"), file, 9, {}); });
-  CHECK(e.code() == ExitCode::check_failed);
-  CHECK_THAT(e.what(), Contains(digest_of("other bytes")));
-  CHECK_THAT(e.what(), Contains("DIGEST_INVALID"));
-}
-
-TEST_CASE("a file that shrank during the upload is an error, not a short blob", "[oci][registry]") {
-  OciRegistryServer server;
-  oci::Client client = local_client(server.host());
-  TempDir dir;
-  const auto file = dir.write("model.bin", "short");
-  const Error e =
-      error_of([&] { client.put_blob_file("unit/short", digest_of("short"), file, 100, {}); });
-  CHECK(e.code() == ExitCode::io);
-  CHECK_THAT(e.what(), Contains("became shorter"));
+  SECTION("other bytes: the registry says so") {
+    const Error e =
+        error_of([&] { client.put_blob_file("unit/bad", digest_of("other"), file, 9, {}); });
+    CHECK(e.code() == ExitCode::check_failed);
+    CHECK_THAT(e.what(), Contains(digest_of("other")));
+    CHECK_THAT(e.what(), Contains("DIGEST_INVALID"));
+  }
+  SECTION("fewer bytes than announced: the file shrank") {
+    const Error e =
+        error_of([&] { client.put_blob_file("unit/bad", digest_of("x"), file, 100, {}); });
+    CHECK(e.code() == ExitCode::io);
+    CHECK_THAT(e.what(), Contains("became shorter"));
+  }
 }
 
 TEST_CASE("a manifest pushed by tag reads back byte for byte, here and in skopeo",
@@ -298,10 +273,18 @@ TEST_CASE("a registry that is not there is unavailable", "[oci]") {
   CHECK(std::string(e.what()) == "cannot reach the OCI registry " + host + ": connection refused");
 }
 
+TEST_CASE("https to a registry that speaks plain http is unavailable, with a hint", "[oci]") {
+  OciRegistryServer server;
+  oci::Client client(oci::Endpoint{server.host(), "unit", false});
+  const Error e = error_of([&] { client.has_blob("unit/a", digest_of("x")); });
+  CHECK(e.code() == ExitCode::unavailable);
+  CHECK_THAT(e.what(), Contains("cannot reach the OCI registry " + server.host() +
+                                ": the TLS handshake failed"));
+  CHECK_THAT(e.hint(), Contains("plain http"));
+}
+
 TEST_CASE("basic authentication: credentials from the environment", "[oci][registry][auth]") {
-  OciRegistryServer::Options options;
-  options.basic_auth = true;
-  OciRegistryServer server(options);
+  OciRegistryServer server(with_basic_auth());
   NoCredentials none;
   const std::string digest = digest_of("b");
 
@@ -338,9 +321,7 @@ TEST_CASE("basic authentication: credentials from the environment", "[oci][regis
 }
 
 TEST_CASE("basic authentication: credentials from Docker's config.json", "[oci][registry][auth]") {
-  OciRegistryServer::Options options;
-  options.basic_auth = true;
-  OciRegistryServer server(options);
+  OciRegistryServer server(with_basic_auth());
   NoCredentials none;
   const std::string digest = digest_of("d");
   const std::string right = oci::base64_encode(std::string(OciRegistryServer::k_user) + ":" +
@@ -463,8 +444,9 @@ TEST_CASE("a registry answering 5xx is unavailable, with its own words", "[oci]"
 }
 
 TEST_CASE("the client refuses names the distribution API does not allow", "[oci]") {
-  CHECK(code_of([] { oci::Client(oci::Endpoint{"user:pw@ghcr.io", "x", false}); }) ==
-        ExitCode::usage);
+  CHECK(code_of([] {
+          oci::Client(oci::Endpoint{"user:pw@ghcr.io", "x", false});
+        }) == ExitCode::usage);
   oci::Client client(oci::Endpoint{"127.0.0.1:1", "unit", true});
   CHECK(code_of([&] { client.has_blob("Unit/A", digest_of("x")); }) == ExitCode::usage);
   CHECK(code_of([&] { client.has_blob("unit/a", "md5:abc"); }) == ExitCode::data);
