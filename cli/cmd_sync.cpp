@@ -16,6 +16,7 @@ namespace {
 
 struct SyncOptions {
   std::string remote;
+  bool repair = false;
 };
 
 Remote chosen_log_remote(Context& ctx, const SyncOptions& o) {
@@ -103,14 +104,22 @@ Json blobs_json(const std::vector<BlobPushResult>& results) {
                           {"bytes_sent", p.upload.bytes_sent},
                           {"files_present", p.upload.files_present}});
     }
-    list.push_back({{"remote", b.remote.name}, {"versions", versions}, {"without_bytes", b.without_bytes}});
+    list.push_back({{"remote", b.remote.name},
+                    {"versions", versions},
+                    {"without_bytes", b.without_bytes},
+                    {"repaired", b.repaired}});
   }
   return list;
 }
 
 void print_blobs(const Context& ctx, const std::vector<BlobPushResult>& results) {
   for (const auto& b : results) {
-    if (b.pushed.empty()) ctx.out().line("nothing to upload to " + b.remote.name + ": it has every version whose bytes are here");
+    if (b.repaired > 0) {
+      ctx.out().line("repaired " + plural(static_cast<std::int64_t>(b.repaired), "file") + " on " + b.remote.name);
+    }
+    if (b.pushed.empty() && b.repaired == 0) {
+      ctx.out().line("nothing to upload to " + b.remote.name + ": it has every version whose bytes are here");
+    }
     for (const auto& p : b.pushed) {
       ctx.out().line("pushed " + p.ref + " to " + b.remote.name + ": " + p.upload.location + "  (" +
                      human_size(p.upload.bytes_sent) + " sent, " + std::to_string(p.upload.files_present) +
@@ -125,13 +134,13 @@ void print_blobs(const Context& ctx, const std::vector<BlobPushResult>& results)
 }
 
 // Uploads the bytes before the log that says where they are.
-std::vector<BlobPushResult> push_all_blobs(Context& ctx, const std::vector<Remote>& remotes) {
+std::vector<BlobPushResult> push_all_blobs(Context& ctx, const std::vector<Remote>& remotes, bool repair) {
   std::vector<BlobPushResult> results;
   const std::string actor = resolve_actor(ctx.cwd());
   for (const Remote& remote : remotes) {
     Progress progress;
     ProgressBar bar(progress, "pushing to " + remote.name, ctx.out());
-    results.push_back(push_blobs(ctx.registry(), remote, actor, &progress));
+    results.push_back(push_blobs(ctx.registry(), remote, actor, &progress, repair));
   }
   return results;
 }
@@ -141,7 +150,7 @@ int run_push(Context& ctx, const SyncOptions& o) {
   if (!o.remote.empty()) {
     const Remote named = find_remote(registry.dir(), ctx.cwd(), o.remote);
     if (!named.holds_log()) {
-      const auto blobs = push_all_blobs(ctx, {named});
+      const auto blobs = push_all_blobs(ctx, {named}, o.repair);
       if (ctx.out().json()) {
         ctx.out().json_document({{"blobs", blobs_json(blobs)}});
       } else {
@@ -154,7 +163,7 @@ int run_push(Context& ctx, const SyncOptions& o) {
     }
   }
   const SyncRequest request = sync_request(ctx, o);
-  const auto blobs = push_all_blobs(ctx, blob_remotes(registry.dir()));
+  const auto blobs = push_all_blobs(ctx, blob_remotes(registry.dir()), o.repair);
   const SyncResult r = push_log(registry, request);
   if (ctx.out().json()) {
     Json doc = result_json(r);
@@ -186,6 +195,9 @@ Command push_command() {
   return {"push", "upload versions' bytes to the blob remotes, then publish local events to a git remote",
           [o](CLI::App& sub) {
             add_remote_argument(sub, *o, "the log remote, or a blob remote to upload to alone");
+            sub.add_flag("--repair", o->repair,
+                         "also check the copies the log says each blob remote has (a directory's are "
+                         "rehashed) and put back missing or damaged ones");
             sub.footer(
                 "\nBytes go first, to every blob remote (file:///PATH, oci://HOST/REPO), skipping what is\n"
                 "there already; then the log. A push only ever fast-forwards. When the remote moved, its events are applied here\n"

@@ -23,14 +23,17 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string remote_label(const Remote& remote) {
-  return "the blob remote " + quote(remote.name) + " (" + git::strip_credentials(remote.url) + ")";
+  const std::string url = git::strip_credentials(remote.url);
+  if (remote.name == url) return "the blob remote at " + url;  // a location the log recorded
+  return "the blob remote " + quote(remote.name) + " (" + url + ")";
 }
 
 [[noreturn]] void bytes_differ(const Remote& remote, const ManifestEntry& e, const std::string& found) {
   throw Error(ExitCode::check_failed,
               remote_label(remote) + " holds bytes for " + quote(e.path) + " that do not match its digest sha256:" +
                   e.sha256 + " (they hash to sha256:" + found + "); refused",
-              "the copy there is damaged or was replaced; push the version again from a machine that has it");
+              "the copy there is damaged or was replaced; from a machine that has the version, "
+              "'lastmile push --repair' puts it back");
 }
 
 // Reads the bytes of `entry` from `source` into `dest` (a new file) while
@@ -55,7 +58,7 @@ class DirectoryStore : public BlobStore {
   explicit DirectoryStore(Remote remote) : m_remote(std::move(remote)), m_root(m_remote.url.substr(7)) {}
 
   BlobUpload upload(const VersionRecord&, const Manifest& manifest, const BytesOf& bytes_of,
-                    Progress* progress) override {
+                    Progress* progress, bool repair) override {
     require_root();
     BlobUpload result;
     result.location = "file://" + m_root.string();
@@ -64,7 +67,8 @@ class DirectoryStore : public BlobStore {
       if (e.is_link() || !done.insert(e.sha256).second) continue;
       const fs::path target = object(e.sha256);
       const auto st = lstat_path(target);
-      if (st && static_cast<std::uint64_t>(st->st_size) == e.size) {
+      const bool there = st && static_cast<std::uint64_t>(st->st_size) == e.size;
+      if (there && (!repair || hash_file(target, nullptr).sha256 == e.sha256)) {
         ++result.files_present;
         advance(progress, e.size);
         continue;
@@ -72,6 +76,7 @@ class DirectoryStore : public BlobStore {
       put(e, bytes_of(e), target, progress);
       ++result.files_sent;
       result.bytes_sent += e.size;
+      if (st) ++result.files_repaired;
     }
     return result;
   }
@@ -141,6 +146,15 @@ std::vector<VersionRecord> versions_not_on(sql::Db& db, const std::string& remot
   return versions;
 }
 
+// Every version: no remote's URL is a NUL byte.
+std::vector<VersionRecord> every_version(sql::Db& db) { return versions_not_on(db, std::string(1, '\0')); }
+
+bool recorded_on(sql::Db& db, const VersionRecord& v, const std::string& remote_url) {
+  auto stmt = db.prepare("SELECT 1 FROM artifact_locations WHERE version_id = ? AND remote = ?");
+  stmt.bind_all(v.id, remote_url);
+  return stmt.step();
+}
+
 // Whether every file of `v` can be read here (the store, or its source
 // when stored by reference).
 bool bytes_here(const Registry& registry, const VersionRecord& v, const Manifest& manifest) {
@@ -197,13 +211,15 @@ std::vector<std::string> pushed_locations(sql::Db& db, std::int64_t version_id) 
 }
 
 BlobPushResult push_blobs(Registry& registry, const Remote& remote, const std::string& actor,
-                          Progress* progress) {
+                          Progress* progress, bool repair) {
   registry.require_writable();
   auto store = open_blob_store(remote);
   BlobPushResult result;
   result.remote = remote;
   std::vector<std::pair<VersionRecord, Manifest>> work;
-  for (const VersionRecord& v : versions_not_on(registry.db(), git::strip_credentials(remote.url))) {
+  const std::string url = git::strip_credentials(remote.url);
+  const std::vector<VersionRecord> versions = repair ? every_version(registry.db()) : versions_not_on(registry.db(), url);
+  for (const VersionRecord& v : versions) {
     Manifest manifest = load_manifest(registry.db(), v.id);
     if (!bytes_here(registry, v, manifest)) {
       ++result.without_bytes;
@@ -219,9 +235,14 @@ BlobPushResult push_blobs(Registry& registry, const Remote& remote, const std::s
   }
   for (const auto& [v, manifest] : work) {
     const BytesOf bytes_of = [&, &v = v](const ManifestEntry& e) { return readable_bytes(registry, v, e); };
-    BlobUpload upload = store->upload(v, manifest, bytes_of, progress);
-    record_push(registry, v, remote, upload, actor);
+    const bool recorded = repair && recorded_on(registry.db(), v, url);
+    BlobUpload upload = store->upload(v, manifest, bytes_of, progress, repair);
     file_done(progress);
+    if (recorded) {
+      result.repaired += upload.files_sent;
+      continue;
+    }
+    record_push(registry, v, remote, upload, actor);
     result.pushed.push_back({v.ref(), std::move(upload)});
   }
   return result;
@@ -233,12 +254,13 @@ fs::path ensure_bytes(Registry& registry, const VersionRecord& v, const Manifest
   if (lstat_path(here)) return here;
   std::vector<Remote> sources = remotes;
   for (const std::string& location : pushed_locations(registry.db(), v.id)) {
-    Remote recorded{"recorded", location, remote_kind_of(location), false, false};
+    Remote recorded{location, location, remote_kind_of(location), false, false};
     if (recorded.kind == RemoteKind::oci) {
       // "oci://host/repo/name@sha256:..." was pushed from REPO.
       const auto at = location.find('@');
       const std::string base = location.substr(0, at);
       recorded.url = base.substr(0, base.size() - v.name.size() - 1);
+      recorded.name = recorded.url;
       // Plain http is only ever tried on this machine; a registry there
       // that speaks https is configured as a remote instead.
       recorded.insecure = oci::is_loopback_host(oci::parse_url(recorded.url).host);
@@ -274,7 +296,8 @@ fs::path ensure_bytes(Registry& registry, const VersionRecord& v, const Manifest
                   (names.empty() ? "" : " nor on " + names),
               sources.empty() ? "add the blob remote they were pushed to: lastmile remote add NAME oci://HOST/REPO "
                                 "(or file:///PATH)"
-                              : "push them from the machine that registered " + v.ref() + ": lastmile push");
+                              : "from the machine that registered " + v.ref() + ", 'lastmile push' uploads them "
+                                "('lastmile push --repair' when the log says they were pushed already)");
 }
 
 }  // namespace lm

@@ -28,6 +28,7 @@ struct BlobUpload {
   std::uint64_t files_sent = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t files_present = 0;  // the remote had them already
+  std::uint64_t files_repaired = 0; // the remote's copy was missing or damaged (repair)
   std::string location;  // "oci://host/repo/name@sha256:<manifest>" or "file:///dir"
 };
 
@@ -38,9 +39,11 @@ class BlobStore {
  public:
   virtual ~BlobStore() = default;
   // Uploads the version's regular files the remote lacks, and whatever
-  // describes the version there (an OCI manifest).
+  // describes the version there (an OCI manifest). With `repair`, files the
+  // remote has are checked too (a directory's are rehashed) and damaged
+  // ones replaced.
   virtual BlobUpload upload(const VersionRecord& v, const Manifest& manifest, const BytesOf& bytes_of,
-                            Progress* progress) = 0;
+                            Progress* progress, bool repair) = 0;
   // Writes one file's bytes to `dest` (a new file) and checks them against
   // its SHA-256. false when the remote does not have them;
   // Error(check_failed) naming the digest and the remote when they differ.
@@ -60,12 +63,15 @@ struct BlobPushResult {
   Remote remote;
   std::vector<PushedVersion> pushed;
   std::uint64_t without_bytes = 0;  // versions whose bytes are not on this machine
+  std::uint64_t repaired = 0;       // files replaced or put back (repair)
 };
 
 // Uploads every version whose bytes are here and that the log does not
 // already place on `remote`, recording an artifact.pushed event for each.
+// With `repair`, also every version the log places there: missing or
+// damaged copies are put back (no new event for those).
 BlobPushResult push_blobs(Registry& registry, const Remote& remote, const std::string& actor,
-                          Progress* progress);
+                          Progress* progress, bool repair = false);
 
 // The bytes of `entry` on this machine: the stored object, or the
 // registered source file of a version stored by reference; a blob remote's

@@ -7,6 +7,7 @@
 
 #include "registry/blobs.hpp"
 #include "registry/core/error.hpp"
+#include "registry/core/git.hpp"
 #include "registry/core/oci.hpp"
 #include "registry/modelpack.hpp"
 
@@ -20,8 +21,11 @@ class OciStore : public BlobStore {
  public:
   explicit OciStore(const Remote& remote) : m_remote(remote), m_client(endpoint_of(remote)) {}
 
+  // Repair re-sends what the registry lacks and the manifest; a blob the
+  // registry has cannot be replaced through the API (it is the registry's
+  // own storage that is damaged then).
   BlobUpload upload(const VersionRecord& v, const Manifest& manifest, const BytesOf& bytes_of,
-                    Progress* progress) override {
+                    Progress* progress, bool repair) override {
     const modelpack::Artifact artifact = modelpack::build_artifact(v, manifest);
     const std::string repo = modelpack::oci_repository(m_client.endpoint().repository, v.name);
     BlobUpload result;
@@ -33,6 +37,7 @@ class OciStore : public BlobStore {
       if (sent) {
         ++result.files_sent;
         result.bytes_sent += e.size;
+        if (repair) ++result.files_repaired;
       } else {
         ++result.files_present;
         advance(progress, e.size);
@@ -56,9 +61,10 @@ class OciStore : public BlobStore {
     } catch (const Error& error) {
       if (error.code() != ExitCode::check_failed) throw;
       throw Error(ExitCode::check_failed,
-                  "the blob remote " + quote(m_remote.name) + " (" + m_remote.url + ") holds bytes for " +
+                  "the blob remote " + quote(m_remote.name) + " (" + git::strip_credentials(m_remote.url) + ") holds bytes for " +
                       quote(e.path) + " of " + v.ref() + " that do not match its digest " + digest + "; refused",
-                  "the copy there is damaged or was replaced; push the version again from a machine that has it");
+                  "the registry's stored copy is damaged; once its administrator has deleted that blob, "
+                  "'lastmile push --repair' from a machine that has the version uploads it again");
     }
     return true;
   }

@@ -9,6 +9,7 @@
 #include "registry/core/clock.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
+#include "registry/core/git.hpp"
 #include "registry/core/git_sync.hpp"
 #include "registry/events.hpp"
 #include "registry/names.hpp"
@@ -22,6 +23,9 @@ constexpr const char* k_remote_log_ref = "refs/lastmile/log";
 constexpr const char* k_format = "lastmile-log 1\n";
 
 std::string tracking_ref(const std::string& remote) { return "refs/lastmile/remotes/" + remote + "/log"; }
+// Where a fetch lands before its events are accepted: the tracking
+// reference, an audit anchor, only ever moves to a log that was applied.
+std::string fetched_ref(const std::string& remote) { return "refs/lastmile/fetched/" + remote + "/log"; }
 
 std::string padded(std::int64_t value, int width) {
   char buf[32];
@@ -55,7 +59,8 @@ std::optional<std::string> trailer(const std::string& message, const std::string
   throw Error(ExitCode::data,
               describe(remote) + " has a " + std::string(k_remote_log_ref) + " that is not a lastmile log (commit " +
                   commit.substr(0, 12) + "): " + why,
-              "inspect it with: git fetch " + remote.url + " " + k_remote_log_ref + " && git log -p FETCH_HEAD");
+              "inspect it with: git fetch " + git::strip_credentials(remote.url) + " " + k_remote_log_ref +
+                  " && git log -p FETCH_HEAD");
 }
 
 RemoteHead read_head(const git::SyncRepository& repo, const Remote& remote,
@@ -150,7 +155,7 @@ std::int64_t local_end(sql::Db& db) { return db.query_int("SELECT max(seq) FROM 
               describe(remote) + " no longer extends this registry's log: " + why +
                   " (event " + std::to_string(seq) + "); nothing was changed here",
               "someone rewrote or reset its " + std::string(k_remote_log_ref) +
-                  ". Inspect it with: git fetch " + remote.url + " " + k_remote_log_ref +
+                  ". Inspect it with: git fetch " + git::strip_credentials(remote.url) + " " + k_remote_log_ref +
                   " && git log --stat FETCH_HEAD; this registry's own log is intact ('lastmile audit verify')");
 }
 
@@ -322,7 +327,7 @@ Integration integrate(Registry& registry, const git::SyncRepository& repo, const
   const auto state = load_state(db, remote.name);
   // What this registry saw of the remote before; a remote that now points
   // elsewhere (another URL) starts afresh.
-  const bool known = state && state->url == remote.url;
+  const bool known = state && state->url == git::strip_credentials(remote.url);
   const std::int64_t seen = known ? state->seq : 0;
   const std::string seen_id = known ? state->event_id : "";
   if (head.seq < seen) {
@@ -371,7 +376,7 @@ Integration integrate(Registry& registry, const git::SyncRepository& repo, const
     }
     out.received = static_cast<std::int64_t>(fresh.size());
   }
-  save_state(db, remote.name, SyncState{remote.url, head.seq, head.id, head.commit.value_or("")});
+  save_state(db, remote.name, SyncState{git::strip_credentials(remote.url), head.seq, head.id, head.commit.value_or("")});
   txn.commit();
   return out;
 }
@@ -436,14 +441,20 @@ void wait_before_retry(int attempt) {
 void require_log_remote(const Remote& remote) {
   if (!remote.holds_log()) {
     throw Error(ExitCode::usage,
-                "remote " + quote(remote.name) + " (" + remote.url + ") holds artifact bytes, not the log",
+                "remote " + quote(remote.name) + " (" + git::strip_credentials(remote.url) +
+                    ") holds artifact bytes, not the log",
                 "the log travels through a git remote; bytes are pushed with it and fetched by checkout");
   }
 }
 
 RemoteHead fetch_head(git::SyncRepository& repo, const Remote& remote) {
-  const auto commit = repo.fetch(remote.name, remote.url, k_remote_log_ref, tracking_ref(remote.name));
+  const auto commit = repo.fetch(remote.name, remote.url, k_remote_log_ref, fetched_ref(remote.name));
   return read_head(repo, remote, commit);
+}
+
+// After the remote's log was applied here: it is the new anchor.
+void accept_head(git::SyncRepository& repo, const Remote& remote, const std::optional<std::string>& commit) {
+  if (commit) repo.set_reference(tracking_ref(remote.name), *commit);
 }
 
 void add(SyncResult& result, Integration&& part) {
@@ -466,6 +477,7 @@ SyncResult pull_log(Registry& registry, const SyncRequest& request) {
   result.remote = request.remote;
   const RemoteHead head = fetch_head(repo, request.remote);
   add(result, integrate(registry, repo, request.remote, head));
+  accept_head(repo, request.remote, head.commit);
   result.head_seq = head.seq;
   result.head_id = head.id;
   result.commit = head.commit.value_or("");
@@ -483,6 +495,7 @@ SyncResult push_log(Registry& registry, const SyncRequest& request) {
   for (int attempt = 1; attempt <= request.max_attempts; ++attempt) {
     const RemoteHead head = fetch_head(repo, request.remote);
     add(result, integrate(registry, repo, request.remote, head));
+    accept_head(repo, request.remote, head.commit);
     sql::Db& db = registry.db();
     const std::vector<Event> outgoing = load_events_after(db, head.seq);
     result.head_seq = head.seq;
@@ -496,7 +509,7 @@ SyncResult push_log(Registry& registry, const SyncRequest& request) {
       repo.set_reference(tracking_ref(request.remote.name), commit);
       sql::Transaction txn(db);
       save_state(db, request.remote.name,
-                 SyncState{request.remote.url, outgoing.back().seq, outgoing.back().id, commit});
+                 SyncState{git::strip_credentials(request.remote.url), outgoing.back().seq, outgoing.back().id, commit});
       txn.commit();
       result.sent = static_cast<std::int64_t>(outgoing.size());
       result.head_seq = outgoing.back().seq;

@@ -220,11 +220,6 @@ RemotePtr anonymous_remote(git_repository* repo, const std::string& label, const
   return RemotePtr(raw);
 }
 
-std::string random_suffix() {
-  std::random_device device;
-  return std::to_string(::getpid()) + "-" + std::to_string(device());
-}
-
 struct PushState {
   CredentialState credentials;
   std::optional<std::string> expected;
@@ -442,26 +437,72 @@ std::optional<std::string> SyncRepository::fetch(const std::string& label, const
   return hex(*tip);
 }
 
+namespace {
+
+struct OdbFree {
+  void operator()(git_odb* p) const noexcept { git_odb_free(p); }
+};
+struct OdbObjectFree {
+  void operator()(git_odb_object* p) const noexcept { git_odb_object_free(p); }
+};
+using OdbPtr = std::unique_ptr<git_odb, OdbFree>;
+
+OdbPtr odb_of(git_repository* repo) {
+  git_odb* raw = nullptr;
+  check(git_repository_odb(&raw, repo), "cannot open a git object database");
+  return OdbPtr(raw);
+}
+
+// Copies `oid` from one object database to the other unless it is there.
+// Returns whether it was copied.
+bool copy_object(git_odb* from, git_odb* to, const git_oid& oid) {
+  if (git_odb_exists(to, &oid)) return false;
+  git_odb_object* raw = nullptr;
+  check(git_odb_read(&raw, from, &oid), "cannot read object " + hex(oid));
+  std::unique_ptr<git_odb_object, OdbObjectFree> object(raw);
+  git_oid written;
+  check(git_odb_write(&written, to, git_odb_object_data(object.get()), git_odb_object_size(object.get()),
+                      git_odb_object_type(object.get())),
+        "cannot write object " + hex(oid));
+  return true;
+}
+
+// A tree already in the other database comes with everything under it:
+// children are copied before their tree and the commit last, so an
+// interrupted copy never leaves a tree whose contents are missing.
+void copy_tree(git_repository* repo, git_odb* from, git_odb* to, const git_oid& tree_oid) {
+  if (git_odb_exists(to, &tree_oid)) return;
+  git_tree* raw = nullptr;
+  check(git_tree_lookup(&raw, repo, &tree_oid), "cannot read tree " + hex(tree_oid));
+  TreePtr tree(raw);
+  for (size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree.get(), i);
+    if (git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+      copy_tree(repo, from, to, *git_tree_entry_id(entry));
+    } else {
+      copy_object(from, to, *git_tree_entry_id(entry));
+    }
+  }
+  copy_object(from, to, tree_oid);
+}
+
+}  // namespace
+
 SyncRepository::PushResult SyncRepository::push(const std::string& label, const std::string& url,
                                                 const std::string& commit,
                                                 const std::string& remote_ref,
                                                 const std::optional<std::string>& expected) {
+  if (is_local_path_url(url)) return push_to_path(label, url, commit, remote_ref, expected);
   git_repository* repo = m_impl->repo.get();
   const std::string outgoing = "refs/lastmile/outgoing";
   set_reference(outgoing, commit);
-  // libgit2 writes a local path's reference without comparing it with the
-  // value it read, so two pushers could both "win". There the objects go to
-  // a reference of this push's own, and the update itself is a
-  // compare-and-swap under the reference's lock file, below.
-  const bool local = is_local_path_url(url);
-  const std::string target = local ? "refs/lastmile/incoming/" + random_suffix() : remote_ref;
-  const std::string spec = (local ? "+" : "") + outgoing + ":" + target;
+  const std::string spec = outgoing + ":" + remote_ref;
   char* specs[] = {const_cast<char*>(spec.c_str())};
   const git_strarray refspecs = {specs, 1};
   RemotePtr remote = anonymous_remote(repo, label, url);
   PushState state;
   state.expected = expected;
-  state.check_expected = !local;
+  state.check_expected = true;
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
   options.callbacks.credentials = push_credentials;
   options.callbacks.push_negotiation = check_negotiation;
@@ -475,24 +516,37 @@ SyncRepository::PushResult SyncRepository::push(const std::string& label, const 
     throw Error(ExitCode::check_failed, "the log remote " + quote(label) + " refused the update of " +
                                             remote_ref + ": " + state.refused);
   }
-  if (!local) return PushResult::updated;
+  return PushResult::updated;
+}
 
+// A repository on a path is written directly: the new objects are copied
+// into it, then the reference moves with a compare-and-swap under its lock
+// file. (libgit2's transport for paths overwrites the reference without
+// comparing it with the value it read, so two pushers could both "win".)
+SyncRepository::PushResult SyncRepository::push_to_path(const std::string& label, const std::string& url,
+                                                        const std::string& commit,
+                                                        const std::string& remote_ref,
+                                                        const std::optional<std::string>& expected) {
   git_repository* raw = nullptr;
   if (git_repository_open(&raw, url.c_str()) < 0) throw_transfer_error(-1, label, url, "opening it");
   RepoPtr other(raw);
+  git_repository* repo = m_impl->repo.get();
+  const OdbPtr from = odb_of(repo);
+  const OdbPtr to = odb_of(other.get());
   const git_oid new_oid = parse_oid(commit);
+  const CommitPtr c = lookup_commit(repo, commit);
+  copy_tree(repo, from.get(), to.get(), *git_commit_tree_id(c.get()));
+  copy_object(from.get(), to.get(), new_oid);
   git_reference* created = nullptr;
   int swap = 0;
   if (expected) {
     const git_oid old_oid = parse_oid(*expected);
-    swap = git_reference_create_matching(&created, other.get(), remote_ref.c_str(), &new_oid, 1,
-                                         &old_oid, "lastmile push");
+    swap = git_reference_create_matching(&created, other.get(), remote_ref.c_str(), &new_oid, 1, &old_oid,
+                                         "lastmile push");
   } else {
-    swap = git_reference_create(&created, other.get(), remote_ref.c_str(), &new_oid, 0,
-                                "lastmile push");
+    swap = git_reference_create(&created, other.get(), remote_ref.c_str(), &new_oid, 0, "lastmile push");
   }
   git_reference_free(created);
-  git_reference_remove(other.get(), target.c_str());
   if (swap == GIT_EMODIFIED || swap == GIT_EEXISTS || swap == GIT_ELOCKED || swap == GIT_ENOTFOUND) {
     return PushResult::remote_moved;
   }

@@ -69,6 +69,8 @@ class SyncRepository {
   const std::filesystem::path& dir() const { return m_dir; }
 
  private:
+  PushResult push_to_path(const std::string& label, const std::string& url, const std::string& commit,
+                          const std::string& remote_ref, const std::optional<std::string>& expected);
   struct Impl;
   SyncRepository(std::unique_ptr<Impl> impl, std::filesystem::path dir);
   std::unique_ptr<Impl> m_impl;

@@ -634,16 +634,9 @@ namespace {
 // Four clones of one remote each register a model of their own and a
 // version of 'race', promote it to staging, then all push at once.
 //
-// PRODUCT BUG, intermittent (registry/core/git_sync.cpp,
-// SyncRepository::push and fetch on a local-path remote): each push to a
-// path puts its commit on a temporary refs/lastmile/incoming/<pid>-<n> in
-// the remote and deletes it after the compare-and-swap. libgit2's local
-// transport lists the remote's references and then looks each one up, so a
-// concurrent pusher that lists another's temporary reference just before it
-// is deleted fails with "reference 'refs/lastmile/incoming/...' not found",
-// reported as exit 69 "cannot reach the log remote 'origin' ... while
-// pushing" (seen in about 1 run in 20 with two test processes at once on 2
-// cores). Expected: 0 or 1 as below (the lost race retried).
+// On a path, the loser of the compare-and-swap must see a lost race (0 or 1
+// below), never an error: the objects go straight into the remote's object
+// database and no temporary reference is ever listed by another pusher.
 void four_clone_race(Team& team) {
   const std::vector<std::string> actors{"ann", "ben", "cat", "dan"};
   std::vector<Member*> clones;
@@ -844,17 +837,8 @@ TEST_CASE("sync: a remote log that was reset or rewritten is refused and changes
     CHECK(ben.json_of({"history"}) == history);
     CHECK(ben.json_of({"status"}) == status);
     CHECK(ben.ok({"fsck"}).out == "tables match the log\n");
-    // PRODUCT BUG (registry/sync.cpp, fetch_head via SyncRepository::fetch):
-    // the fetch moves refs/lastmile/remotes/origin/log in .lastmile/log.git
-    // to the remote's new commit before integrate() finds that it does not
-    // extend the log, and the refusal leaves it there. That reference is
-    // the audit anchor, so a refused pull moves it: after a reset it drops
-    // back to event 1 (less is anchored), after the remote's ref is deleted
-    // the anchor is deleted too (fetch removes the local ref), after a
-    // rewrite it names the
-    // rewritten log and `audit verify` blames this intact registry ("the log
-    // was rewritten after it was published: event 5 is not the one published
-    // to 'origin'"). Nothing should change here: the anchor stays at event 4.
+    // The audit anchor (what origin last held, outside the database) only
+    // moves to a log that was applied: a refused pull leaves it at event 4.
     const RunResult audit = ben.run({"audit", "verify", "--json"});
     INFO(audit.out << audit.err);
     CHECK(audit.rc == 0);
@@ -951,10 +935,7 @@ TEST_CASE("sync: a remote ref that is no lastmile log, or holds an edited event,
   CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: the log remote 'origin': " + path +
                                       ": its content does not match its id "));
   CHECK(dan.events() == 0);
-  // PRODUCT BUG (registry/sync.cpp fetch_head, as in the rewritten-remote
-  // test): the refused pull still moved dan's anchor to the forged commit,
-  // so dan's empty registry fails its own audit ("event 3 is not the one
-  // published to 'origin'"). Expected: nothing changed, the audit passes.
+  // The refused pull left dan's anchor alone: dan's own audit still passes.
   CHECK(dan.run({"audit", "verify"}).rc == 0);
 
   // A reference that is not a lastmile log at all: the project's branch.
@@ -1016,11 +997,7 @@ TEST_CASE("sync: credentials in a remote URL never appear in output", "[e2e][syn
   no_secret(r);
   CHECK_THAT(r.err, Catch::Contains("(git://127.0.0.1:" + std::to_string(closed) + "/remote.git)"));
 
-  // PRODUCT BUG (registry/sync.cpp rewritten() and not_a_log()): the
-  // "Inspect it with: git fetch URL ..." hints print remote.url as
-  // configured, credentials included, where every other message strips
-  // them (git::strip_credentials). Expected: "git fetch git://127.0.0.1:PORT/
-  // remote.git ..."; actual: "git fetch git://ann:s3cret@127.0.0.1:PORT/...".
+  // The inspection hints name the URL without its credentials.
   REQUIRE(team.remote_git({"update-ref", "refs/lastmile/log", first}).rc == 0);
   r = ann.run({"pull", "tok"});
   CHECK(r.rc == 1);
@@ -1130,7 +1107,7 @@ TEST_CASE("sync: remote add, remove, push and pull refuse bad input with the doc
   // OCI: only the URL's shape is checked here.
   r = ann.run({"remote", "add", "hub", "oci://registry.example.com"});
   CHECK(r.rc == 64);
-  CHECK_THAT(r.err, Catch::Contains("expected oci://HOST[:PORT]/REPOSITORY"));
+  CHECK_THAT(r.err, Catch::Contains("oci://HOST[:PORT]/REPOSITORY"));
   r = ann.run({"remote", "add", "hub", "oci:///models"});
   CHECK(r.rc == 64);
 
@@ -1237,7 +1214,7 @@ TEST_CASE("sync: artifact bytes travel through a file:// blob remote, checked on
   CHECK(again["blobs"][0]["remote"] == "shared");
   CHECK(again["blobs"][0]["versions"] == json::array());
   r = ann.run({"push"});
-  CHECK(r.out == "nothing to push: origin has all 4 events\n");
+  CHECK(r.out == "nothing to upload to shared: it has every version whose bytes are here\nnothing to push: origin has all 4 events\n");
 
   // ben pulls the log and fetches the bytes through the same remote.
   ben.ok({"pull"});
@@ -1267,17 +1244,18 @@ TEST_CASE("sync: artifact bytes travel through a file:// blob remote, checked on
   for (const auto& entry : fs::directory_iterator(ben.dir())) {
     CHECK(entry.path().filename().string().find("out-clf") == std::string::npos);
   }
-  CHECK_THAT(r.err, Catch::Contains("hint: the copy there is damaged or was replaced; push the version again "
-                                    "from a machine that has it"));
-  // Following the hint: ann, who has the bytes, pushes again.
-  // PRODUCT BUG (registry/blobs.cpp: push_blobs / versions_not_on, and
-  // DirectoryStore::upload): push only uploads versions that no
-  // artifact.pushed event places on the remote yet, and an object already
-  // there with the right size counts as present, so the push the hint asks
-  // for uploads nothing ("nothing to push") and the damaged copy stays;
-  // ben's checkout keeps failing. Expected: the push repairs the copy.
-  r = ann.run({"push"});
+  CHECK_THAT(r.err, Catch::Contains("hint: the copy there is damaged or was replaced; from a machine that has "
+                                    "the version, 'lastmile push --repair' puts it back"));
+  // A plain push trusts what the log records: the damaged copy stays.
+  CHECK_THAT(ann.ok({"push"}).out, Catch::Contains("nothing to upload to shared"));
+  CHECK(!holds(clf_object, weights + "tail"));
+  // Following the hint: ann, who has the bytes, rehashes the remote's
+  // copies and replaces the damaged one, without a new event.
+  const long before_repair = ann.events();
+  r = ann.run({"push", "--repair"});
   CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("repaired 1 file on shared"));
+  CHECK(ann.events() == before_repair);
   r = ben.run({"checkout", "clf@1.0.0", "--to", "out-clf-repaired"});
   CHECK(r.rc == 0);
   CHECK(holds(clf_object, weights + "tail"));
@@ -1308,13 +1286,12 @@ TEST_CASE("sync: artifact bytes travel through a file:// blob remote, checked on
   r = cat.run({"checkout", "clf@1.0.0", "--to", "out-clf"});
   CHECK(r.rc == 66);
   CHECK_THAT(r.err, Catch::Contains("(sha256:" + clf_hex + ") are not on this machine") &&
-                        Catch::Contains("hint: push them from the machine that registered clf@1.0.0: lastmile push"));
+                        Catch::Contains("hint: from the machine that registered clf@1.0.0, 'lastmile push' "
+                                        "uploads them ('lastmile push --repair' when the log says they were "
+                                        "pushed already)"));
   CHECK(!fs::exists(cat.dir() / "out-clf"));
-  // Following that hint: ann pushes.
-  // PRODUCT BUG (the same as above, registry/blobs.cpp versions_not_on):
-  // the log already places clf@1.0.0 on shared, so the push uploads
-  // nothing and the bytes stay missing. Expected: ann's push puts them back.
-  ann.ok({"push"});
+  // Following that hint: ann puts them back.
+  ann.ok({"push", "--repair"});
   CHECK(fs::exists(clf_object));
   r = cat.run({"checkout", "clf@1.0.0", "--to", "out-clf"});
   CHECK(r.rc == 0);
