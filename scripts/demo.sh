@@ -142,6 +142,31 @@ run status churn
   fail "production does not hold 0.2.0 after the rollback"
 run audit verify
 
+# The team shares the registry with no server: the log through a git remote
+# (here a bare repository), the bytes through a shared directory. A
+# teammate's fresh clone pulls the log and checks out production, its bytes
+# fetched from the shared directory and checked.
+git init -q --bare "$work/team-log.git"
+mkdir "$work/team-bytes"
+run remote add origin "$work/team-log.git"
+run remote add shared "file://$work/team-bytes"
+run push
+git clone -q . "$work/teammate"
+(
+  cd "$work/teammate"
+  step "cd ../teammate   # a fresh clone of the project"
+  run init
+  run remote add origin "$work/team-log.git"
+  run pull
+  run status churn
+  run checkout churn@production --to model
+  "$lastmile" -C "$work/churn-project" checkout churn@production --to "$work/production-here" >/dev/null
+  diff -r model "$work/production-here" >/dev/null || fail "the teammate's checkout differs from production's files"
+  [ "$("$lastmile" show churn@production --json | awk -F'"' '/"version":/ { print $4; exit }')" = 0.2.0 ] ||
+    fail "the teammate's registry does not say production holds 0.2.0"
+  run audit verify
+)
+
 # Someone edits a stored object behind lastmile's back: verify names it.
 object=$("$lastmile" show churn@0.1.0 --json | awk -F'"' '/"sha256":/ { print $4; exit }')
 file=.lastmile/objects/sha256/${object:0:2}/${object:2}
