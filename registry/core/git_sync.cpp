@@ -389,6 +389,34 @@ std::optional<std::string> SyncRepository::read_file(const std::string& commit,
                      static_cast<std::size_t>(git_blob_rawsize(blob.get())));
 }
 
+std::vector<FileWrite> SyncRepository::read_directory(const std::string& commit, const std::string& dir) const {
+  git_repository* repo = m_impl->repo.get();
+  const CommitPtr c = lookup_commit(repo, commit);
+  git_tree* raw_tree = nullptr;
+  check(git_commit_tree(&raw_tree, c.get()), "cannot read the tree of " + commit);
+  TreePtr root(raw_tree);
+  git_tree_entry* raw_entry = nullptr;
+  std::vector<FileWrite> files;
+  const int rc = git_tree_entry_bypath(&raw_entry, root.get(), dir.c_str());
+  if (rc == GIT_ENOTFOUND) return files;
+  check(rc, "cannot read " + dir);
+  std::unique_ptr<git_tree_entry, EntryFree> entry(raw_entry);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return files;
+  git_tree* raw_dir = nullptr;
+  check(git_tree_lookup(&raw_dir, repo, git_tree_entry_id(entry.get())), "cannot read " + dir);
+  TreePtr tree(raw_dir);
+  for (size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
+    if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) continue;
+    git_blob* raw_blob = nullptr;
+    check(git_blob_lookup(&raw_blob, repo, git_tree_entry_id(e)), "cannot read " + dir);
+    std::unique_ptr<git_blob, BlobFree> blob(raw_blob);
+    files.push_back({git_tree_entry_name(e), std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                                                         static_cast<std::size_t>(git_blob_rawsize(blob.get())))});
+  }
+  return files;
+}
+
 std::string SyncRepository::message(const std::string& commit) const {
   const CommitPtr c = lookup_commit(m_impl->repo.get(), commit);
   const char* text = git_commit_message(c.get());

@@ -48,6 +48,9 @@ class SyncRepository {
                      const std::string& message, const Signature& who);
   // The content of `path` in `commit`'s tree, or nullopt when absent.
   std::optional<std::string> read_file(const std::string& commit, const std::string& path) const;
+  // The files directly in directory `dir` of `commit`'s tree, sorted by
+  // name; empty when there is no such directory.
+  std::vector<FileWrite> read_directory(const std::string& commit, const std::string& dir) const;
   std::string message(const std::string& commit) const;
   std::optional<std::string> parent(const std::string& commit) const;
 

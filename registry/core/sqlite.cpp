@@ -4,13 +4,75 @@
 
 #include <cmath>
 #include <cstdio>
+#include <mutex>
+#include <unordered_map>
 
 #include "registry/core/error.hpp"
 
 namespace lm::sql {
 
 void DbClose::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-void StmtFinalize::operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
+
+class StatementCache {
+ public:
+  // A kept statement for `sql`, ready to bind, or null.
+  sqlite3_stmt* take(std::string_view sql) {
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_free.find(std::string(sql));
+    if (it == m_free.end()) return nullptr;
+    sqlite3_stmt* stmt = it->second;
+    m_free.erase(it);
+    return stmt;
+  }
+
+  void give(sqlite3_stmt* stmt) noexcept {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    const char* sql = sqlite3_sql(stmt);
+    if (m_closed || sql == nullptr || m_free.size() >= k_limit) {
+      sqlite3_finalize(stmt);
+      return;
+    }
+    try {
+      m_free.emplace(sql, stmt);
+    } catch (...) {
+      sqlite3_finalize(stmt);
+    }
+  }
+
+  void close() noexcept {
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    m_closed = true;
+    for (auto& [sql, stmt] : m_free) sqlite3_finalize(stmt);
+    m_free.clear();
+  }
+
+ private:
+  static constexpr std::size_t k_limit = 128;
+  std::mutex m_mutex;
+  bool m_closed = false;
+  std::unordered_multimap<std::string, sqlite3_stmt*> m_free;
+};
+
+void StmtFinalize::operator()(sqlite3_stmt* stmt) const noexcept {
+  if (cache) {
+    cache->give(stmt);
+  } else {
+    sqlite3_finalize(stmt);
+  }
+}
+
+Db::Db(sqlite3* db, std::filesystem::path path, std::chrono::milliseconds busy, bool read_only)
+    : m_db(db),
+      m_cache(std::make_shared<StatementCache>()),
+      m_path(std::move(path)),
+      m_busy_timeout(busy),
+      m_read_only(read_only) {}
+
+Db::~Db() {
+  if (m_cache) m_cache->close();
+}
 
 namespace {
 
@@ -110,6 +172,7 @@ void Db::exec(std::string_view sql) {
 }
 
 Stmt Db::prepare(std::string_view sql) {
+  if (sqlite3_stmt* kept = m_cache->take(sql)) return Stmt(m_db.get(), kept, m_busy_timeout, m_cache);
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()),
                                     &stmt, nullptr);
@@ -117,7 +180,7 @@ Stmt Db::prepare(std::string_view sql) {
     sqlite3_finalize(stmt);
     throw_sqlite(m_db.get(), rc, "registry query failed", m_busy_timeout);
   }
-  return Stmt(m_db.get(), stmt, m_busy_timeout);
+  return Stmt(m_db.get(), stmt, m_busy_timeout, m_cache);
 }
 
 void Db::set_busy_timeout(std::chrono::milliseconds timeout) {

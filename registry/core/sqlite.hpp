@@ -18,14 +18,23 @@ namespace lm::sql {
 struct DbClose {
   void operator()(sqlite3* db) const noexcept;
 };
+// Prepared statements of a connection kept for reuse: preparing costs more
+// than running the small statements that replaying a log runs thousands
+// of times.
+class StatementCache;
+
+// Gives a statement back to its cache (reset, so that it holds no read
+// snapshot), or finalizes it.
 struct StmtFinalize {
+  std::shared_ptr<StatementCache> cache;
   void operator()(sqlite3_stmt* stmt) const noexcept;
 };
 
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt, std::chrono::milliseconds busy_timeout)
-      : m_db(db), m_stmt(stmt), m_busy_timeout(busy_timeout) {}
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, std::chrono::milliseconds busy_timeout,
+       std::shared_ptr<StatementCache> cache = nullptr)
+      : m_db(db), m_stmt(stmt, StmtFinalize{std::move(cache)}), m_busy_timeout(busy_timeout) {}
 
   Stmt& bind(int index, std::int64_t value);
   Stmt& bind(int index, int value) { return bind(index, std::int64_t{value}); }
@@ -75,6 +84,9 @@ class Db {
   // Opens the database file. A missing file with read_write is not_found.
   static Db open(const std::filesystem::path& path, OpenMode mode,
                  std::chrono::milliseconds busy_timeout);
+  ~Db();
+  Db(Db&&) noexcept = default;
+  Db& operator=(Db&&) noexcept = default;
 
   // Runs SQL without parameters (schema, pragmas).
   void exec(std::string_view sql);
@@ -89,9 +101,9 @@ class Db {
 
  private:
   Db(sqlite3* db, std::filesystem::path path, std::chrono::milliseconds busy,
-     bool read_only)
-      : m_db(db), m_path(std::move(path)), m_busy_timeout(busy), m_read_only(read_only) {}
+     bool read_only);
   std::unique_ptr<sqlite3, DbClose> m_db;
+  std::shared_ptr<StatementCache> m_cache;
   std::filesystem::path m_path;
   std::chrono::milliseconds m_busy_timeout;
   bool m_read_only;
