@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "registry/core/error.hpp"
@@ -565,15 +566,18 @@ SyncRepository::PushResult SyncRepository::push_to_path(const std::string& label
   const CommitPtr c = lookup_commit(repo, commit);
   copy_tree(repo, from.get(), to.get(), *git_commit_tree_id(c.get()));
   copy_object(from.get(), to.get(), new_oid);
-  git_reference* created = nullptr;
-  int swap = 0;
+  // The old value is compared under the reference's lock. "Absent" is the
+  // zero id: git_reference_create without force checks absence before it
+  // takes the lock, so two first pushes could both succeed.
+  git_oid old_oid;
   if (expected) {
-    const git_oid old_oid = parse_oid(*expected);
-    swap = git_reference_create_matching(&created, other.get(), remote_ref.c_str(), &new_oid, 1, &old_oid,
-                                         "lastmile push");
+    old_oid = parse_oid(*expected);
   } else {
-    swap = git_reference_create(&created, other.get(), remote_ref.c_str(), &new_oid, 0, "lastmile push");
+    std::memset(&old_oid, 0, sizeof old_oid);
   }
+  git_reference* created = nullptr;
+  const int swap = git_reference_create_matching(&created, other.get(), remote_ref.c_str(), &new_oid, 1,
+                                                 &old_oid, "lastmile push");
   git_reference_free(created);
   if (swap == GIT_EMODIFIED || swap == GIT_EEXISTS || swap == GIT_ELOCKED || swap == GIT_ENOTFOUND) {
     return PushResult::remote_moved;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "registry/core/git.hpp"
+#include "registry/core/git_sync.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace lm;
@@ -101,4 +102,29 @@ TEST_CASE("branch names follow git's rules; the last commit's paths are found", 
   CHECK(git::in_head_commit(root / "repo", "loose.txt") == false);
   CHECK(git::in_head_commit(root / "repo", "missing/x") == false);
   ::unsetenv("GIT_CEILING_DIRECTORIES");
+}
+
+TEST_CASE("a push to a path only replaces the value the pusher saw, absence included", "[git][sync]") {
+  lm::test::TempDir dir;
+  const auto remote = git::SyncRepository::open_or_create(dir / "remote.git");
+  auto a = git::SyncRepository::open_or_create(dir / "a.git");
+  auto b = git::SyncRepository::open_or_create(dir / "b.git");
+  const git::Signature who{"Ann", "ann@example.com"};
+  const std::string url = (dir / "remote.git").string();
+  const std::string ref = "refs/lastmile/log";
+  const std::string first_a = a.commit(std::nullopt, {{"FORMAT", "a\n"}}, "a", who);
+  const std::string first_b = b.commit(std::nullopt, {{"FORMAT", "b\n"}}, "b", who);
+  using Result = git::SyncRepository::PushResult;
+  // Both saw no log; only the first to swap wins.
+  CHECK(a.push("origin", url, first_a, ref, std::nullopt) == Result::updated);
+  CHECK(b.push("origin", url, first_b, ref, std::nullopt) == Result::remote_moved);
+  CHECK(remote.reference(ref) == first_a);
+  // b fetches, builds on what it saw, and wins; a, building on the old value, loses.
+  CHECK(b.fetch("origin", url, ref, "refs/lastmile/fetched/origin/log") == first_a);
+  const std::string second_b = b.commit(first_a, {{"events/1.json", "{}\n"}}, "b2", who);
+  const std::string second_a = a.commit(first_a, {{"events/1.json", "[]\n"}}, "a2", who);
+  CHECK(b.push("origin", url, second_b, ref, first_a) == Result::updated);
+  CHECK(a.push("origin", url, second_a, ref, first_a) == Result::remote_moved);
+  CHECK(remote.reference(ref) == second_b);
+  CHECK(remote.read_file(second_b, "events/1.json") == std::string("{}\n"));
 }
