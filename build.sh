@@ -65,10 +65,11 @@ install_test_tools() {
   fi
 }
 
+# run_tests DIR [CTEST_ARGS...]
 run_tests() {
   local dir=$1
   say "testing $dir"
-  ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 600
+  ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 900 "${@:2}"
 }
 
 case "${1:-}" in
@@ -82,9 +83,14 @@ case "${1:-}" in
     install_missing_packages
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     install_test_tools
+    rm -rf build/stress-results
     run_tests build
+    say "reliability figures (docs/reliability.md)"
+    python3 tests/stress/report.py build/stress-results
+    # The stress suites ran above against the optimised build; under the
+    # sanitizers every other test runs again.
     build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
-    run_tests build-sanitize
+    run_tests build-sanitize -LE stress
     say "all tests passed"
     ;;
   build)

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -40,8 +41,8 @@ nlohmann::json RunResult::json() const {
   return doc;
 }
 
-RunResult spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                const fs::path& cwd, const std::string& stdin_text) {
+Child::Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+             const fs::path& cwd, const std::string& stdin_text) {
   int out_pipe[2], err_pipe[2], in_pipe[2];
   check(::pipe2(out_pipe, O_CLOEXEC) == 0 && ::pipe2(err_pipe, O_CLOEXEC) == 0 &&
             ::pipe2(in_pipe, O_CLOEXEC) == 0,
@@ -60,8 +61,7 @@ RunResult spawn(const std::vector<std::string>& argv, const std::map<std::string
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  const int rc = posix_spawnp(&m_pid, args[0], &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -70,14 +70,32 @@ RunResult spawn(const std::vector<std::string>& argv, const std::map<std::string
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
     ::close(in_pipe[1]);
+    m_pid = -1;
     throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(rc));
   }
   if (!stdin_text.empty()) {
     [[maybe_unused]] auto n = ::write(in_pipe[1], stdin_text.data(), stdin_text.size());
   }
   ::close(in_pipe[1]);
+  m_out = out_pipe[0];
+  m_err = err_pipe[0];
+}
+
+Child::~Child() {
+  if (m_pid > 0) {
+    ::kill(m_pid, SIGKILL);
+    wait();
+  }
+}
+
+void Child::kill(int signal) const {
+  if (m_pid > 0) ::kill(m_pid, signal);
+}
+
+RunResult Child::wait() {
   RunResult result;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  if (m_pid <= 0) return result;
+  pollfd fds[2] = {{m_out, POLLIN, 0}, {m_err, POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
   char buf[65536];
@@ -98,11 +116,20 @@ RunResult spawn(const std::vector<std::string>& argv, const std::map<std::string
       }
     }
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) ::close(fd.fd);
   }
+  int status = 0;
+  while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  m_pid = -1;
   result.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+RunResult spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                const fs::path& cwd, const std::string& stdin_text) {
+  return Child(argv, env, cwd, stdin_text).wait();
 }
 
 Sandbox::Sandbox(bool git_repo) {
@@ -176,6 +203,11 @@ std::string Sandbox::read(const fs::path& rel) const {
 }
 
 RunResult Sandbox::exec(const std::vector<std::string>& argv, const RunOptions& opts) const {
+  return start_program(argv, opts)->wait();
+}
+
+std::unique_ptr<Child> Sandbox::start_program(const std::vector<std::string>& argv,
+                                              const RunOptions& opts) const {
   auto env = base_env();
   for (const auto& [k, v] : opts.env) env[k] = v;
   for (const auto& k : opts.unset) env.erase(k);
@@ -183,13 +215,17 @@ RunResult Sandbox::exec(const std::vector<std::string>& argv, const RunOptions& 
   if (opts.as_unprivileged_user && ::geteuid() == 0) {
     full.insert(full.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
   }
-  return spawn(full, env, opts.cwd.empty() ? m_repo : opts.cwd, opts.stdin_text);
+  return std::make_unique<Child>(full, env, opts.cwd.empty() ? m_repo : opts.cwd, opts.stdin_text);
 }
 
 RunResult Sandbox::run(const std::vector<std::string>& args, const RunOptions& opts) const {
+  return start(args, opts)->wait();
+}
+
+std::unique_ptr<Child> Sandbox::start(const std::vector<std::string>& args, const RunOptions& opts) const {
   std::vector<std::string> argv{LASTMILE_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
-  return exec(argv, opts);
+  return start_program(argv, opts);
 }
 
 void Sandbox::git(const std::vector<std::string>& args) const {

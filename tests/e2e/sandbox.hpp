@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -29,6 +30,28 @@ struct RunOptions {
   bool as_unprivileged_user = false;       // run as nobody (when root)
 };
 
+// A program started and not yet waited for (a test that kills it, or runs
+// several at once). The destructor kills and reaps it if nobody waited.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+        const fs::path& cwd, const std::string& stdin_text);
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  int pid() const { return m_pid; }
+  void kill(int signal) const;
+  // Reads its output to the end and reaps it; rc is 128 + the signal that
+  // ended it, if one did.
+  RunResult wait();
+
+ private:
+  int m_pid = -1;
+  int m_out = -1;
+  int m_err = -1;
+};
+
 class Sandbox {
  public:
   // Creates <tmp>/lastmile-test.XXXXXX/repo as a git repository with one commit.
@@ -49,6 +72,10 @@ class Sandbox {
   RunResult run(const std::vector<std::string>& args, const RunOptions& opts = {}) const;
   // Runs any program (argv[0] looked up in PATH).
   RunResult exec(const std::vector<std::string>& argv, const RunOptions& opts = {}) const;
+  // Starts lastmile, or any program, without waiting for it.
+  std::unique_ptr<Child> start(const std::vector<std::string>& args, const RunOptions& opts = {}) const;
+  std::unique_ptr<Child> start_program(const std::vector<std::string>& argv,
+                                       const RunOptions& opts = {}) const;
   // Runs git in the repository; fails the test when git fails.
   void git(const std::vector<std::string>& args) const;
 

@@ -98,7 +98,7 @@ TEST_CASE("every command answers -h and --help on stdout", "[e2e][cli]") {
 
 TEST_CASE("help ends with the command's examples where it has them", "[e2e][cli]") {
   Sandbox sb;
-  for (const std::vector<std::string> args : {std::vector<std::string>{"deploy", "--help"}, {"check-ref", "--help"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"deploy", "--help"}, {"check-ref", "--help"}}) {
     INFO(args.front());
     const auto r = sb.run(args);
     CHECK(r.rc == 0);
