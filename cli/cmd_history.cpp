@@ -63,6 +63,7 @@ std::string describe(const Event& e) {
   }
   if (e.kind == "gate.evaluated") return gate_verdict(p);
   if (e.kind == "artifact.pushed") return "to " + p.value("location", "");
+  if (e.kind == "version.annotated") return describe_annotation(p);
   return {};
 }
 

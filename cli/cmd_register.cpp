@@ -44,15 +44,6 @@ struct InputPath {
   std::string path;
 };
 
-StringMap parse_pairs(const std::vector<std::string>& args, const char* flag) {
-  StringMap out;
-  for (const auto& arg : args) {
-    auto [key, value] = parse_key_value(arg, flag);
-    out[key] = value;
-  }
-  return out;
-}
-
 // Metrics from the files and --metric; what the files hold that is not a
 // number goes to the labels (an explicit --label wins).
 Metrics read_metrics(const RegisterOptions& o, StringMap& labels, const Context& ctx) {
@@ -108,8 +99,8 @@ RegisterRequest build_request(const RegisterOptions& o, const Context& ctx) {
     validate_format(o.format);
     r.format = o.format;
   }
-  r.params = parse_pairs(o.params, "--param");
-  r.labels = parse_pairs(o.labels, "--label");
+  r.params = parse_key_values(o.params, "--param");
+  r.labels = parse_key_values(o.labels, "--label");
   validate_text(o.owner, "--owner", 256);
   validate_text(o.description, "--description", 16384);
   r.owner = o.owner;

@@ -5,6 +5,7 @@
 #include "cli/views.hpp"
 #include <map>
 
+#include "registry/annotate.hpp"
 #include "registry/lineage.hpp"
 #include "registry/metadata.hpp"
 #include "registry/names.hpp"
@@ -99,8 +100,14 @@ int run_show(Context& ctx, const ShowOptions& o) {
   const Ref ref = parse_ref(o.ref);
   sql::Db& db = ctx.registry().db();
   const AsOf at = o.at.empty() ? AsOf{} : as_of(db, o.at);
-  const VersionRecord v = resolve(db, ref, at);
-  const VersionMetadata meta = load_metadata(db, v.id);
+  VersionRecord v = resolve(db, ref, at);
+  VersionMetadata meta = load_metadata(db, v.id);
+  if (at.past()) {  // labels, owner and description may have changed since
+    Annotations then = annotations_as_of(db, v, at);
+    meta.labels = std::move(then.labels);
+    v.owner = std::move(then.owner);
+    v.description = std::move(then.description);
+  }
   const Manifest manifest = load_manifest(db, v.id);
   auto links = linked_refs(db, v.id);
   const auto stages = stages_holding(db, v, at);

@@ -162,8 +162,11 @@ int run_push(Context& ctx, const SyncOptions& o) {
       return 0;
     }
   }
-  const SyncRequest request = sync_request(ctx, o);
-  const auto blobs = push_all_blobs(ctx, blob_remotes(registry.dir()), o.repair);
+  SyncRequest request = sync_request(ctx, o);
+  // The bytes go up once the log remote answered, so that an unreachable
+  // remote leaves this registry as it was.
+  std::vector<BlobPushResult> blobs;
+  request.before_publish = [&] { blobs = push_all_blobs(ctx, blob_remotes(registry.dir()), o.repair); };
   const SyncResult r = push_log(registry, request);
   if (ctx.out().json()) {
     Json doc = result_json(r);

@@ -24,6 +24,7 @@ struct Command {
 Command init_command();
 Command register_command();
 Command dataset_command();
+Command annotate_command();
 Command lineage_command();
 Command diff_command();
 Command policy_command();
@@ -49,7 +50,7 @@ Command pull_command();
 Command fsck_command();
 
 inline std::vector<Command> all_commands() {
-  return {init_command(),     register_command(), dataset_command(), list_command(),
+  return {init_command(),     register_command(), dataset_command(), annotate_command(), list_command(),
           show_command(),     lineage_command(),  diff_command(),    history_command(),
           verify_command(),   policy_command(),   gate_command(),    promote_command(),
           approve_command(),  rollback_command(), status_command(),  audit_command(),

@@ -85,4 +85,19 @@ std::string shallow_clone_warning(const git::CloneDepth& depth) {
          git::shallow_clone_fix();
 }
 
+std::string describe_annotation(const Json& changes) {
+  std::string text;
+  const auto add = [&](const std::string& part) { text += (text.empty() ? "" : ", ") + part; };
+  const Json labels_set = changes.value("labels", Json::object());  // items() must not outlive it
+  for (const auto& [key, value] : labels_set.items()) {
+    add("label " + key + "=" + value.get<std::string>());
+  }
+  for (const auto& key : changes.value("remove_labels", Json::array())) {
+    add("removed label " + key.get<std::string>());
+  }
+  if (changes.contains("owner")) add("owner " + changes.at("owner").get<std::string>());
+  if (changes.contains("description")) add("description");
+  return text;
+}
+
 }  // namespace lm::cli

@@ -28,6 +28,10 @@ std::string format_seconds(double seconds);
 // "1.2 MiB in 3 files"
 std::string size_summary(std::uint64_t bytes, std::uint64_t files);
 
+// What an annotation changed, from its event payload:
+// "label eval=passed, removed label wip, owner grace, description".
+std::string describe_annotation(const Json& changes);
+
 // Appends `text` to the file GitHub Actions names in the environment
 // variable `variable` (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT), when it is set;
 // on a line of its own even when an earlier write left the last one open.

@@ -89,6 +89,15 @@ std::pair<std::string, std::string> parse_key_value(std::string_view arg, std::s
   return {key, value};
 }
 
+StringMap parse_key_values(const std::vector<std::string>& args, std::string_view flag) {
+  StringMap out;
+  for (const auto& arg : args) {
+    auto [key, value] = parse_key_value(arg, flag);
+    out[key] = value;
+  }
+  return out;
+}
+
 double parse_metric_value(std::string_view key, std::string_view value) {
   double number = 0;
   const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace lm {
 
@@ -28,6 +29,10 @@ MetricsFile parse_metrics_file(std::string_view text, std::string_view source);
 // Splits "key=value" given to `flag` (e.g. "--param"). Throws Error(usage)
 // when '=' is missing or the key is not a valid metadata key.
 std::pair<std::string, std::string> parse_key_value(std::string_view arg, std::string_view flag);
+
+// parse_key_value for each of a repeatable flag's arguments; a later one
+// wins for the same key.
+StringMap parse_key_values(const std::vector<std::string>& args, std::string_view flag);
 
 // Parses a metric value given on the command line; throws Error(usage)
 // unless it is a finite number.

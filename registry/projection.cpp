@@ -239,6 +239,40 @@ void apply_approval(sql::Db& db, const Event& event) {
       .run();
 }
 
+// Labels set or removed, a new description or owner: what changed only.
+void apply_annotated(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  const std::int64_t version_id = version_row(db, p, event);
+  if (p.contains("labels")) {
+    auto upsert = db.prepare(
+        "INSERT INTO metadata (version_id, kind, key, number, text) VALUES (?, 'label', ?, NULL, ?) "
+        "ON CONFLICT (version_id, kind, key) DO UPDATE SET text = excluded.text");
+    for (const auto& [key, value] : p.at("labels").items()) {
+      upsert.bind_all(version_id, key, value.get<std::string>()).run();
+      upsert.reset();
+    }
+  }
+  if (p.contains("remove_labels")) {
+    auto remove = db.prepare("DELETE FROM metadata WHERE version_id = ? AND kind = 'label' AND key = ?");
+    for (const auto& key : p.at("remove_labels")) {
+      remove.bind_all(version_id, key.get<std::string>()).run();
+      remove.reset();
+      if (db.changes() != 1) {
+        throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " removes label " +
+                                        quote(key.get<std::string>()) + ", which " + event.subject + " does not have");
+      }
+    }
+  }
+  if (p.contains("description")) {
+    db.prepare("UPDATE versions SET description = ? WHERE id = ?")
+        .bind_all(p.at("description").get<std::string>(), version_id)
+        .run();
+  }
+  if (p.contains("owner")) {
+    db.prepare("UPDATE versions SET owner = ? WHERE id = ?").bind_all(p.at("owner").get<std::string>(), version_id).run();
+  }
+}
+
 void apply_gate_evaluation(sql::Db& db, const Event& event) {
   const Json& p = event.payload;
   db.prepare(
@@ -329,6 +363,7 @@ void apply_event(sql::Db& db, const Event& event) {
     if (event.kind == "stage.assigned") return apply_stage_move(db, event, "promoted");
     if (event.kind == "stage.rolled_back") return apply_stage_move(db, event, "rolled_back");
     if (event.kind == "approval.granted") return apply_approval(db, event);
+    if (event.kind == "version.annotated") return apply_annotated(db, event);
     if (event.kind == "gate.evaluated") return apply_gate_evaluation(db, event);
     if (event.kind == "deployment.recorded") return apply_deployment(db, event);
     if (event.kind == "artifact.pushed") return apply_artifact_pushed(db, event);

@@ -15,6 +15,7 @@
 #include "registry/events.hpp"
 #include "registry/names.hpp"
 #include "registry/projection.hpp"
+#include "registry/query.hpp"
 
 namespace lm {
 
@@ -210,6 +211,26 @@ bool approval_exists(sql::Db& db, const Event& e) {
   return stmt.step();
 }
 
+// Whether the version already reads the way an annotation would make it
+// (the remote made the same change): then replaying it would change nothing.
+bool annotation_holds(sql::Db& db, const Event& e) {
+  const Json& p = e.payload;
+  const auto v = find_version(db, p.at("name").get<std::string>(),
+                              parse_semver(p.at("version").get<std::string>()).key());
+  if (!v || v->digest != p.at("digest").get<std::string>()) return false;
+  const StringMap labels = load_metadata(db, v->id).labels;
+  const Json labels_set = p.value("labels", Json::object());  // items() must not outlive it
+  for (const auto& [key, value] : labels_set.items()) {
+    const auto it = labels.find(key);
+    if (it == labels.end() || it->second != value.get<std::string>()) return false;
+  }
+  for (const auto& key : p.value("remove_labels", Json::array())) {
+    if (labels.count(key.get<std::string>())) return false;
+  }
+  return (!p.contains("description") || p.at("description").get<std::string>() == v->description) &&
+         (!p.contains("owner") || p.at("owner").get<std::string>() == v->owner);
+}
+
 enum class Verdict { keep, merged, refused };
 
 struct Decision {
@@ -249,6 +270,9 @@ Decision judge(sql::Db& db, const Event& e) {
   }
   if (e.kind == "approval.granted" && approval_exists(db, e)) {
     return {Verdict::merged, "the remote has the same approval", ""};
+  }
+  if (e.kind == "version.annotated" && annotation_holds(db, e)) {
+    return {Verdict::merged, "the remote has the same annotation", ""};
   }
   return {};
 }
@@ -504,6 +528,7 @@ SyncResult push_log(Registry& registry, const SyncRequest& request) {
     const RemoteHead head = fetch_head(repo, request.remote);
     add(result, integrate(registry, repo, request.remote, head));
     accept_head(repo, request.remote, head.commit);
+    if (attempt == 1 && request.before_publish) request.before_publish();
     sql::Db& db = registry.db();
     const std::vector<Event> outgoing = load_events_after(db, head.seq);
     result.head_seq = head.seq;

@@ -19,7 +19,9 @@
 // .lastmile/log.git; refs/lastmile/remotes/<remote>/log there is what each
 // remote held when last seen.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,11 @@ struct SyncRequest {
   std::string actor;             // signs the commits a push writes
   int max_attempts = 8;          // pushes tried while the remote keeps moving
   std::chrono::milliseconds lock_timeout{30000};
+  // push_log calls it once, after the remote was reached and its log
+  // accepted here and before anything is published: what it appends to the
+  // log (where uploaded bytes went) goes out with the rest. An unreachable
+  // or rewritten remote stops the push before it runs, so nothing changes.
+  std::function<void()> before_publish;
 };
 
 // Fetches the remote's log and applies the events this registry lacks.
@@ -66,9 +73,9 @@ struct SyncRequest {
 // registry has seen or published (nothing changes either).
 SyncResult pull_log(Registry& registry, const SyncRequest& request);
 
-// pull_log, then publishes the local events the remote lacks with a
-// fast-forward push, retrying from the pull when another push got there
-// first. Error(temp_fail) when the remote kept moving.
+// pull_log, then request.before_publish, then publishes the local events
+// the remote lacks with a fast-forward push, retrying from the pull when
+// another push got there first. Error(temp_fail) when the remote kept moving.
 SyncResult push_log(Registry& registry, const SyncRequest& request);
 
 // What the remote-tracking references outside the database say the log

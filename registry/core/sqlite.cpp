@@ -190,6 +190,8 @@ void Db::set_busy_timeout(std::chrono::milliseconds timeout) {
 
 std::int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db.get()); }
 
+std::int64_t Db::changes() const { return sqlite3_changes64(m_db.get()); }
+
 std::optional<std::int64_t> Db::query_int(std::string_view sql) {
   Stmt stmt = prepare(sql);
   if (!stmt.step() || stmt.is_null(0)) return std::nullopt;

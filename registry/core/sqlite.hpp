@@ -92,6 +92,8 @@ class Db {
   void exec(std::string_view sql);
   Stmt prepare(std::string_view sql);
   std::int64_t last_insert_rowid() const;
+  // Rows the last INSERT, UPDATE or DELETE changed.
+  std::int64_t changes() const;
   // Returns the single integer a query yields, or nullopt when no row.
   std::optional<std::int64_t> query_int(std::string_view sql);
   const std::filesystem::path& path() const { return m_path; }

@@ -15,7 +15,7 @@ using lm::test::Sandbox;
 namespace {
 
 const std::vector<std::string> k_commands = {
-    "init",    "register", "dataset", "list", "show",     "lineage", "diff",  "history",
+    "init",    "register", "dataset", "annotate", "list", "show",     "lineage", "diff",  "history",
     "verify",  "policy",   "gate",    "promote", "approve", "rollback", "status", "audit",
     "deploy",  "hooks",    "check-ref", "ci", "checkout", "completion", "remote", "push", "pull", "fsck"};
 
@@ -110,7 +110,7 @@ TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
   Sandbox sb;
   const std::map<std::string, std::vector<std::string>> valid_args = {
       {"register", {"churn", "m.bin"}}, {"dataset", {"data", "d"}},
-      {"show", {"churn"}}, {"lineage", {"churn"}},
+      {"annotate", {"churn"}}, {"show", {"churn"}}, {"lineage", {"churn"}},
       {"diff", {"churn", "churn"}}, {"checkout", {"churn", "--to", "out"}},
       {"gate", {"churn", "--stage", "staging"}}, {"promote", {"churn", "--to", "staging"}},
       {"approve", {"churn", "--stage", "production"}},

@@ -629,6 +629,38 @@ TEST_CASE("sync: the same registration on two clones merges, the same version wi
   CHECK_THAT(r.out, Catch::StartsWith("registered clash@1.1.0  " + ben_digest));
 }
 
+TEST_CASE("sync: the same annotation on two clones merges; removing a label the remote removed is refused",
+          "[e2e][sync][annotate]") {
+  Team team;
+  Member& ann = team.join("ann");
+  Member& ben = team.join("ben");
+  ann.write("m.bin", "weights");
+  ann.ok({"register", "tagged", "m.bin", "--label", "wip=yes", "--label", "team=growth"});
+  ann.ok({"push"});
+  ben.ok({"pull"});
+  // Both mark the review as passed and drop the wip label.
+  for (const Member* m : {&ann, &ben}) m->ok({"annotate", "tagged@0.1.0", "--label", "review=passed"});
+  ann.ok({"annotate", "tagged@0.1.0", "--remove-label", "wip"});
+  ben.ok({"annotate", "tagged@0.1.0", "--remove-label", "wip", "--owner", "ben"});
+  ann.ok({"push"});
+  RunResult r = ben.run({"push", "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.rc == 1);
+  const json doc = r.json();
+  REQUIRE(doc["refused"].size() == 1);
+  CHECK(doc["refused"][0]["kind"] == "version.annotated");
+  REQUIRE(doc["merged"].size() == 1);
+  CHECK(doc["merged"][0] == "version.annotated tagged@0.1.0: the remote has the same annotation");
+  CHECK_THAT(r.err, Catch::Contains("removes label 'wip', which tagged@0.1.0 does not have"));
+  ann.ok({"pull"});
+  CHECK(ben.history_ids() == ann.history_ids());
+  const json shown = ben.json_of({"show", "tagged@0.1.0"});
+  CHECK(shown["labels"] == json({{"review", "passed"}, {"team", "growth"}}));
+  CHECK(shown["owner"] == ann.json_of({"show", "tagged@0.1.0"})["owner"]);
+  CHECK(ben.ok({"fsck"}).out == "tables match the log\n");
+  CHECK(ben.run({"audit", "verify"}).rc == 0);
+}
+
 namespace {
 
 // Four clones of one remote each register a model of their own and a
@@ -806,6 +838,22 @@ TEST_CASE("sync: an unreachable remote changes nothing and exits 69", "[e2e][syn
   CHECK(ann.json_of({"history"}) == history);
   CHECK(trimmed(team.remote_git({"rev-parse", "refs/lastmile/log"}).out) == tip);
   CHECK(!fs::exists(unmounted));
+  ann.ok({"remote", "remove", "nas"});
+  // A blob remote that works and a log remote that does not: the bytes wait
+  // for the log remote, so no upload is recorded in a log that cannot go out.
+  const fs::path shared = team.sb.root() / "shared-bytes";
+  fs::create_directories(shared);
+  ann.ok({"remote", "add", "nas", "file://" + shared.string()});
+  for (const std::string name : {"down", "gone"}) {
+    INFO("push " << name << " with a blob remote");
+    const RunResult r = ann.run({"push", name});
+    CHECK(r.rc == 69);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: cannot reach the log remote '" + name + "'"));
+    CHECK(ann.events() == events);
+    CHECK(ann.json_of({"history"}) == history);
+    CHECK(fs::is_empty(shared));
+  }
   ann.ok({"remote", "remove", "nas"});
   // The reachable remote still has one event; the second is still to publish.
   const RunResult r = ann.run({"pull"});
