@@ -6,6 +6,9 @@ extern "C" {
 
 const char* __asan_default_options() { return "detect_leaks=1:abort_on_error=1"; }
 
+// A data race fails the run, as a UBSan finding does.
+const char* __tsan_default_options() { return "halt_on_error=1:second_deadlock_stack=1"; }
+
 const char* __ubsan_default_options() { return "print_stacktrace=1:halt_on_error=1"; }
 
 // libgit2 1.5 (Debian 12) leaves PCRE2 match data behind after matching
