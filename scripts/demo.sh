@@ -99,6 +99,9 @@ if "$lastmile" gate churn@0.1.0 --stage staging; then fail "a failing gate passe
 
 # The retrained version does; production wants someone else's approval.
 run promote churn@0.2.0 --to staging --reason "auc 0.93 on the q3 holdout"
+# What is learnt later is said on the version itself, as an event; its bytes
+# and metrics stay as registered.
+run annotate churn@0.2.0 --label eval=q3-holdout --label reviewer=grace
 step "lastmile promote churn@0.2.0 --to production"
 if "$lastmile" promote churn@0.2.0 --to production; then fail "promoted without approval"; fi
 step "LASTMILE_ACTOR=grace lastmile approve churn@0.2.0 --stage production"
