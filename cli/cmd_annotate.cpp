@@ -58,7 +58,9 @@ int run_annotate(Context& ctx, const AnnotateOptions& o) {
                        {"actor", request.actor}});
     return 0;
   }
-  out.line(r.recorded ? "annotated " + r.version.ref() + ": " + describe_annotation(changes_json(r))
+  // The values are the user's text: shown with escapes, they can neither
+  // break the line nor drive the terminal.
+  out.line(r.recorded ? "annotated " + r.version.ref() + ": " + printable(describe_annotation(changes_json(r)))
                       : r.version.ref() + " already reads that way; nothing recorded");
   return 0;
 }

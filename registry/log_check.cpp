@@ -107,7 +107,9 @@ Rows read_rows(sql::Db& db, const TableQuery& q, const std::set<std::string>* su
   Rows rows;
   auto stmt = db.prepare(q.sql);
   while (stmt.step()) {
-    Row row{stmt.text(0), Json::parse(stmt.text(2))};
+    // SQLite's json_array() passes a damaged column's bytes through; with
+    // U+FFFD in their place the row still parses, and differs from the log.
+    Row row{stmt.text(0), Json::parse(to_valid_utf8(stmt.text(2)))};
     if (subjects && !subjects->count(row.subject)) continue;
     rows.emplace(stmt.text(1), std::move(row));
   }
@@ -122,6 +124,16 @@ std::string differing_columns(const TableQuery& q, const Json& want, const Json&
   return names;
 }
 
+// " (event N)": the event a row comes from, when its key does not say.
+std::string event_of(const TableQuery& q, const Json& values) {
+  for (std::size_t i = 0; i < q.columns.size() && i < values.size(); ++i) {
+    if ((q.columns[i] == "event_seq" || q.columns[i] == "created_seq") && values[i].is_number_integer()) {
+      return " (event " + std::to_string(values[i].get<std::int64_t>()) + ")";
+    }
+  }
+  return "";
+}
+
 void compare_table(sql::Db& replayed, sql::Db& actual, const TableQuery& q,
                    const std::set<std::string>* subjects, std::vector<TableDifference>& out) {
   const Rows want = read_rows(replayed, q, subjects);
@@ -131,17 +143,18 @@ void compare_table(sql::Db& replayed, sql::Db& actual, const TableQuery& q,
     const auto it = have.find(key);
     if (it == have.end()) {
       out.push_back({row.subject, "the log has a row in " + table + " for " + quote(key) +
-                                      " that the tables lack"});
+                                      " that the tables lack" + event_of(q, row.values)});
     } else if (it->second.values != row.values) {
       out.push_back({row.subject, "the " + table + " row for " + quote(key) +
                                       " differs from the log in " +
-                                      differing_columns(q, row.values, it->second.values)});
+                                      differing_columns(q, row.values, it->second.values) +
+                                      event_of(q, row.values)});
     }
   }
   for (const auto& [key, row] : have) {
     if (!want.count(key)) {
       out.push_back({row.subject, "the " + table + " row for " + quote(key) +
-                                      " is not in the log"});
+                                      " is not in the log" + event_of(q, row.values)});
     }
   }
 }

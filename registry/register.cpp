@@ -255,6 +255,31 @@ void record_stats(Registry& registry, const Scan& scan, const Manifest& manifest
   }
 }
 
+bool is_within(const fs::path& child, const fs::path& root) {
+  const fs::path rel = child.lexically_relative(root);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// A path named inside the repository must not lead out of it through a
+// symlink on the way: a committed link to ~/.ssh, registered by a CI job,
+// would ship its files to a blob remote (DVC #11101 wrote through such a
+// link). A path named outside the repository is the user's own choice.
+void refuse_path_leaving_repository(const fs::path& given, const fs::path& cwd) {
+  const auto top = git::work_tree_top(cwd);
+  if (!top) return;
+  std::error_code ec;
+  const fs::path root = fs::weakly_canonical(*top, ec);
+  if (ec) return;
+  const fs::path named = (given.is_absolute() ? given : cwd / given).lexically_normal();
+  if (!is_within(named, *top) && !is_within(named, root)) return;
+  const fs::path resolved = fs::weakly_canonical(cwd / given, ec);
+  if (ec || is_within(resolved, root)) return;
+  throw Error(ExitCode::data,
+              "refusing " + quote(given.string()) + ": it resolves to " + quote(resolved.string()) +
+                  ", outside the repository " + quote(root.string()),
+              "a symlink on the way leads out of the repository; name the resolved path if that is what you mean");
+}
+
 }  // namespace
 
 StoreMode parse_store_mode(std::string_view text) {
@@ -267,6 +292,7 @@ RegisterResult register_version(Registry& registry, const RegisterRequest& r,
                                 Progress* progress) {
   validate_name(r.name, r.kind);
   registry.require_writable();
+  refuse_path_leaving_repository(r.path, r.cwd);
   const Scan scan = scan_artifact(r.path, registry.dir());
   if (progress) {  // each registration counts from zero (inputs come first)
     progress->total_bytes = scan.total_bytes;

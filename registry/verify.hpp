@@ -15,11 +15,12 @@ namespace lm {
 struct VerifyProblem {
   std::string subject;  // "churn@1.0.0", or "registry" / "audit log"
   std::string path;     // file in the artifact, when one is concerned
-  std::string kind;     // missing, changed, size, type, link, unreadable, manifest, log,
-                        // integrity, chain
+  std::string kind;     // missing, changed, size, type, link, mode, extra, unreadable,
+                        // manifest, log, integrity, chain
   std::string expected;  // the property `kind` names as registered: a sha256 (changed,
   std::string actual;    // missing), a byte count (size), a link target (link), a file type
-                         // (type); and as found, "" when nothing was found
+                         // (type), "executable" or "not executable" (mode); and as found,
+                         // "" when nothing was found (for extra: "" and the file type)
   std::string message;  // one line a person can read
 };
 

@@ -48,7 +48,10 @@ std::string errno_text(int err);
 Error system_error(int err, const std::string& what);
 
 // Quotes a user-supplied value for a message: 'value', with control
-// characters shown as escapes so that a message stays on one line.
+// characters shown as escapes so that a message stays on one line, and
+// bytes that are not UTF-8 (\xff) and invisible or bidirectional
+// formatting characters (\u{200b}) escaped so that no name looks like
+// another.
 std::string quote(std::string_view value);
 
 // `value` with control characters shown as escapes (\n, \x1b), unquoted,

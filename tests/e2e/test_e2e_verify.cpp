@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "tests/e2e/sandbox.hpp"
@@ -224,4 +225,45 @@ TEST_CASE("a corrupt database file is a data error", "[e2e][verify]") {
   const auto r = sb.run({"verify"});
   CHECK(r.rc == 65);
   CHECK_THAT(r.err, Catch::Contains("registry corrupt"));
+}
+
+TEST_CASE("a referenced directory is compared whole: added files, executable bits, links made files", "[e2e][verify]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m/w.bin", "weights");
+  sb.write("m/run.sh", "#!/bin/sh\n");
+  fs::permissions(sb.repo() / "m/run.sh", fs::perms::owner_exec, fs::perm_options::add);
+  fs::create_symlink("w.bin", sb.repo() / "m/current");
+  REQUIRE(sb.run({"register", "churn", "m", "--store", "reference"}).rc == 0);
+  REQUIRE(sb.run({"verify"}).rc == 0);
+  sb.write("m/sub/planted.bin", "x");
+  fs::permissions(sb.repo() / "m/run.sh", fs::perms::owner_exec, fs::perm_options::remove);
+  fs::remove(sb.repo() / "m/current");
+  sb.write("m/current", "weights");
+  const auto r = sb.run({"verify", "churn", "--json"});
+  CHECK(r.rc == 1);
+  const auto j = r.json();
+  std::map<std::string, nlohmann::json> by_path;
+  for (const auto& p : j["problems"]) by_path[p["path"].get<std::string>()] = p;
+  REQUIRE(by_path.size() == 3);
+  CHECK(by_path["sub/planted.bin"]["kind"] == "extra");
+  CHECK(by_path["sub/planted.bin"]["actual"] == "file");
+  CHECK(by_path["run.sh"]["kind"] == "mode");
+  CHECK(by_path["run.sh"]["expected"] == "executable");
+  CHECK(by_path["run.sh"]["actual"] == "not executable");
+  CHECK(by_path["current"]["kind"] == "type");
+  CHECK(by_path["current"]["expected"] == "symlink");
+  CHECK_THAT(sb.run({"verify"}).out, Catch::Contains("sub/planted.bin: a file the manifest does not list"));
+}
+
+TEST_CASE("an event edited into malformed JSON is named by both checks", "[e2e][verify]") {
+  Sandbox sb;
+  populate(sb);
+  sb.sql("UPDATE events SET payload = substr(payload, 2) WHERE seq = 1");
+  const auto r = sb.run({"verify", "--json"});
+  CHECK(r.rc == 1);
+  CHECK(r.json()["chain"]["first_bad_seq"] == 1);
+  const auto audit = sb.run({"audit", "verify"});
+  CHECK(audit.rc == 1);
+  CHECK_THAT(audit.err, Catch::Contains("the audit chain is broken at event 1: its payload is not valid JSON"));
 }

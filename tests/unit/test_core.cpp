@@ -76,6 +76,16 @@ TEST_CASE("errno values map to exit codes", "[core][error]") {
   CHECK(quote("a\nb\r") == "'a\\nb\\r'");
 }
 
+TEST_CASE("quote escapes what would make one name look like another", "[core][error]") {
+  CHECK(quote("caf\xc3\xa9 \xe8\x80\x81") == "'caf\xc3\xa9 \xe8\x80\x81'");  // readable text stays
+  CHECK(quote("a\x1b[31mb") == "'a\\x1b[31mb'");
+  CHECK(quote("a\xff" "b\xc3") == "'a\\xffb\\xc3'");  // not UTF-8
+  CHECK(quote("ch\xe2\x80\x8burn") == "'ch\\u{200b}urn'");  // zero-width space
+  CHECK(quote("a\xe2\x80\xae" "cba") == "'a\\u{202e}cba'");  // right-to-left override
+  CHECK(quote("\xc2\x9b" "1m") == "'\\u{9b}1m'");  // C1 control (CSI)
+  CHECK(printable("x\xe2\x80\x8by") == "x\\u{200b}y");
+}
+
 TEST_CASE("network file systems are recognised by their magic", "[core][files]") {
   CHECK(network_filesystem_name(0x6969) == "nfs");
   CHECK(network_filesystem_name(static_cast<std::int64_t>(0xFF534D42)) == "cifs");
