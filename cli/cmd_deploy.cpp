@@ -48,6 +48,7 @@ fs::path from_cwd(const Context& ctx, const std::string& path) { return ctx.cwd(
 // A directory to write into must not be something else already (a
 // symlink to a directory is a directory).
 void require_directory_or_absent(const fs::path& dir, const std::string& what, const std::string& hint) {
+  refuse_git_directory(dir, what);
   std::error_code ec;
   const auto status = fs::status(dir, ec);
   if (fs::exists(status) && !fs::is_directory(status)) {

@@ -96,6 +96,7 @@ bool emit_report(Context& ctx, const ReportOptions& o, const Evaluation& e, cons
 void prepare_output(const Context& ctx, const ReportOptions& o) {
   if (o.output.empty()) return;
   const std::filesystem::path output = ctx.cwd() / o.output;
+  refuse_git_directory(output, "the report to " + quote(o.output));
   // CI jobs name a report such as reports/junit.xml before anything has
   // created reports/.
   make_directories(output.parent_path());

@@ -18,6 +18,7 @@ namespace {
 
 // Checks that `dir` may receive a checkout: absent, or an empty directory.
 void check_target(const fs::path& dir) {
+  refuse_git_directory(dir, "the checkout into " + quote(dir.string()));
   const auto st = lstat_path(dir);
   if (!st) return;
   if (!S_ISDIR(st->st_mode)) {

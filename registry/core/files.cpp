@@ -212,4 +212,18 @@ FileLock::~FileLock() {
   if (m_fd >= 0) ::close(m_fd);
 }
 
+void refuse_git_directory(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  const fs::path resolved = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  if (ec) return;  // what cannot be resolved is refused by the write itself
+  for (const fs::path& part : resolved) {
+    if (part == ".git") {
+      throw Error(ExitCode::usage,
+                  "refusing to write " + what + ": it resolves to " + quote(resolved.string()) +
+                      ", inside a git directory",
+                  "name a directory outside .git; lastmile hooks install is how hooks are added");
+    }
+  }
+}
+
 }  // namespace lm

@@ -82,6 +82,12 @@ std::optional<std::string> network_filesystem(const fs::path& path);
 // file system, else nullopt. Exposed for tests.
 std::optional<std::string> network_filesystem_name(std::int64_t magic);
 
+// Throws Error(usage) when `path`, once its symlinks are resolved, lies in
+// a git directory (a component named .git): what lastmile writes for a
+// user never lands among git's hooks, config or objects, whatever links a
+// repository commits. `what` names the option ("--to 'out'").
+void refuse_git_directory(const fs::path& path, const std::string& what);
+
 // A unique name for a temporary file: "<pid>-<random>.tmp".
 std::string temp_name();
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 
 #include "tests/e2e/sandbox.hpp"
 
@@ -156,4 +157,41 @@ TEST_CASE("a bad LASTMILE_LOCK_TIMEOUT is a configuration error", "[e2e][bad-inp
   Fixture f;
   f.refused({"register", "churn", "model.bin"}, 78, "LASTMILE_LOCK_TIMEOUT must be a number of seconds",
             {.env = {{"LASTMILE_LOCK_TIMEOUT", "soon"}}});
+}
+
+TEST_CASE("a path that leaves the repository through a symlink is refused", "[e2e][bad-input]") {
+  Fixture f;
+  const fs::path outside = f.sb.root() / "outside";
+  f.sb.write(outside / "model/w.bin", "not for shipping");
+  fs::create_directory_symlink(outside, f.sb.repo() / "linkdir");  // DVC #11101
+  fs::create_symlink(outside / "model/w.bin", f.sb.repo() / "w-link.bin");
+  const std::string leaves = "outside the repository '" + f.sb.repo().string() + "'";
+  f.refused({"register", "churn", "linkdir/model"}, 65,
+            "refusing 'linkdir/model': it resolves to '" + (outside / "model").string() + "', " + leaves);
+  f.refused({"register", "churn", "w-link.bin"}, 65, "refusing 'w-link.bin'");
+  // Named outside the repository, the path is the user's choice.
+  CHECK(f.sb.run({"register", "other", (outside / "model").string()}).rc == 0);
+}
+
+TEST_CASE("nothing is ever written inside a git directory, even through a committed link", "[e2e][bad-input]") {
+  Fixture f;
+  f.sb.write("lastmile.yaml", "stages:\n  - name: sandbox\n  - name: staging\n    from: [sandbox]\n");
+  fs::create_directory_symlink(f.sb.repo() / ".git" / "hooks", f.sb.repo() / "out");
+  const auto hooks_before = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::recursive_directory_iterator(f.sb.repo() / ".git")) names.push_back(e.path());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto before = hooks_before();
+  const std::string inside = "inside a git directory";
+  f.refused({"checkout", "churn", "--to", ".git/hooks/model"}, 64, "refusing to write the checkout into");
+  f.refused({"checkout", "churn", "--to", "out/model"}, 64, inside);
+  f.refused({"deploy", "render", "churn", "-t", "kubernetes", "--set", "image=ghcr.io/a/b:1", "--out", "out"}, 64,
+            "refusing to write --out 'out': it resolves to '" + (f.sb.repo() / ".git/hooks").string() + "', " + inside);
+  f.refused({"deploy", "templates", "export", ".git/templates"}, 64, inside);
+  f.refused({"gate", "churn", "--stage", "staging", "--format", "junit", "--output", "out/pre-commit"}, 64, inside);
+  CHECK(hooks_before() == before);
+  // The same commands outside .git work.
+  CHECK(f.sb.run({"checkout", "churn", "--to", "restored"}).rc == 0);
 }
