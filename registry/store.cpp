@@ -15,6 +15,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -332,42 +333,59 @@ ObjectStore::Session::~Session() {
 
 void ObjectStore::begin_session() {
   if (m_session) return;
-  auto session = std::make_shared<Session>();
-  session->name = temp_name();
-  session->name.resize(session->name.size() - 4);  // drop ".tmp"
-  session->lock_path = m_temp / (session->name + ".lock");
-  // Locked under another name first: a cleaner that sees a .lock file must
-  // never find it unlocked while its owner runs.
-  const fs::path unready = m_temp / (session->name + ".lock-new");
-  session->lock = open_file(unready, O_RDWR | O_CREAT | O_EXCL, 0644);
-  if (::flock(session->lock.get(), LOCK_EX | LOCK_NB) != 0 ||
-      ::rename(unready.c_str(), session->lock_path.c_str()) != 0) {
+  for (int attempt = 1;; ++attempt) {
+    auto session = std::make_shared<Session>();
+    session->name = temp_name();
+    session->name.resize(session->name.size() - 4);  // drop ".tmp"
+    session->lock_path = m_temp / (session->name + ".lock");
+    // Locked under another name first: a cleaner that sees a .lock file must
+    // never find it unlocked while its owner runs.
+    const fs::path unready = m_temp / (session->name + ".lock-new");
+    session->lock = open_file(unready, O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (::flock(session->lock.get(), LOCK_EX | LOCK_NB) == 0 &&
+        ::rename(unready.c_str(), session->lock_path.c_str()) == 0) {
+      m_session = std::move(session);
+      return;
+    }
     const int err = errno;
     ::unlink(unready.c_str());
-    throw system_error(err, "cannot lock " + quote(session->lock_path.string()));
+    // A cleaner took the new file in the instant before it was locked (it
+    // cannot tell that from a process killed there, and removes it): start
+    // again under another name.
+    const bool cleaned = err == EWOULDBLOCK || err == ENOENT;
+    if (!cleaned || attempt == 5) throw system_error(err, "cannot lock " + quote(session->lock_path.string()));
   }
-  m_session = std::move(session);
 }
 
 void ObjectStore::remove_stale_temps() const noexcept {
   constexpr auto k_stray_age = std::chrono::hours(1);
   std::error_code ec;
-  std::vector<fs::path> locks, temps;
+  std::vector<fs::path> locks, unready, temps;
   for (fs::directory_iterator it(m_temp, ec), end; !ec && it != end; it.increment(ec)) {
-    (it->path().extension() == ".lock" ? locks : temps).push_back(it->path());
+    const fs::path ext = it->path().extension();
+    (ext == ".lock" ? locks : ext == ".lock-new" ? unready : temps).push_back(it->path());
   }
-  std::set<std::string> live;
-  for (const auto& lock : locks) {
-    const std::string session = lock.stem().string();
-    const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    // The owner holds an exclusive lock for as long as it runs.
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      ::unlink(lock.c_str());
-    } else {
-      live.insert(session);
-    }
+  // The owner holds an exclusive lock for as long as it runs.
+  const auto unlocked = [](const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::optional<bool>();
+    const bool is_free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
     ::close(fd);
+    return std::optional<bool>(is_free);
+  };
+  std::set<std::string> live;
+  std::vector<fs::path> ended;
+  for (const auto& lock : locks) {
+    const auto is_free = unlocked(lock);
+    if (!is_free) continue;
+    if (*is_free) ended.push_back(lock);
+    else live.insert(lock.stem().string());
+  }
+  // A session that never got its lock: its process was killed between
+  // creating the file and locking it (begin_session starts again when a
+  // cleaner takes the file in that instant).
+  for (const auto& lock : unready) {
+    if (unlocked(lock).value_or(false)) ::unlink(lock.c_str());
   }
   const auto now = fs::file_time_type::clock::now();
   for (const auto& temp : temps) {
@@ -381,6 +399,9 @@ void ObjectStore::remove_stale_temps() const noexcept {
     const auto written = fs::last_write_time(temp, ec);
     if (had_lock || (!ec && now - written > k_stray_age)) ::unlink(temp.c_str());
   }
+  // The lock files last: a cleaner killed halfway leaves the lock that
+  // marks the remaining temporary files as stale for the next one.
+  for (const auto& lock : ended) ::unlink(lock.c_str());
 }
 
 HashedFile hash_file(const fs::path& path, Progress* progress) {

@@ -1,10 +1,13 @@
 // The content-addressed object store.
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
@@ -140,6 +143,42 @@ TEST_CASE("temporary files of ended sessions are removed, live ones kept", "[sto
   CHECK_FALSE(fs::exists(dir / "reg/tmp/4242-deadbeef0-0.tmp"));
   CHECK_FALSE(fs::exists(stray));
   CHECK(fs::exists(fresh));
+}
+
+TEST_CASE("a lock file its process never locked is removed; one being locked is kept", "[store]") {
+  test::TempDir dir;
+  const ObjectStore store = make_store(dir);
+  // Killed between creating its lock file and locking it: no temporary
+  // file can exist yet, and nothing else would ever remove it.
+  const fs::path dead = dir.write("reg/tmp/4243-cafef00d0.lock-new", "");
+  const fs::path held = dir.write("reg/tmp/4244-cafef00d0.lock-new", "");
+  UniqueFd holder = open_file(held, O_RDONLY);
+  REQUIRE(::flock(holder.get(), LOCK_EX | LOCK_NB) == 0);
+  store.remove_stale_temps();
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(held));
+}
+
+TEST_CASE("a session whose new lock file a cleaner removed starts again", "[store]") {
+  test::TempDir dir;
+  fs::create_directories(dir / "reg/objects/sha256");
+  fs::create_directories(dir / "reg/tmp");
+  // A cleaner running all the time, as many processes might: the session
+  // still starts (retrying under a new name) and its lock is never removed.
+  std::atomic<bool> stop{false};
+  std::thread cleaner([&] {
+    const ObjectStore other(dir / "reg");
+    while (!stop) other.remove_stale_temps();
+  });
+  for (int i = 0; i < 200; ++i) {
+    ObjectStore store(dir / "reg");
+    REQUIRE_NOTHROW(store.begin_session());
+    dir.write("a", "abc");
+    const StagedObject s = store.stage(dir / "a", 3, nullptr);
+    CHECK(fs::exists(s.temp));
+  }
+  stop = true;
+  cleaner.join();
 }
 
 TEST_CASE("hash_file and copy_and_hash agree with Sha256", "[store]") {
