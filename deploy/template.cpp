@@ -2,6 +2,7 @@
 
 #include <kainjow/mustache.hpp>
 #include <yaml-cpp/yaml.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <optional>
@@ -27,8 +28,10 @@ struct Tag {
   int line = 0;
 };
 
+// Tag names and file names are the template's text: escaped, so that the
+// message stays on one line.
 Error template_error(const std::string& origin, int line, const std::string& message) {
-  return Error(ExitCode::data, origin + ":" + std::to_string(line) + ": " + message,
+  return Error(ExitCode::data, printable(origin + ":" + std::to_string(line) + ": " + message),
                "templates are Mustache: {{name}}, {{#section}}...{{/section}}, {{^inverted}}, {{! comment}}");
 }
 
@@ -378,7 +381,7 @@ std::string missing_hint(const std::string& name) {
 std::string render_body(const std::string& body, const Json& context, OutputFormat format,
                         const std::map<std::string, ValueCheck>& checks, const std::string& what) {
   mu::mustache engine(body);
-  if (!engine.is_valid()) throw Error(ExitCode::data, what + ": " + engine.error_message());
+  if (!engine.is_valid()) throw Error(ExitCode::data, printable(what + ": " + engine.error_message()));
   // Values arrive encoded for the format; HTML escaping would corrupt them.
   engine.set_custom_escape([](const std::string& s) { return s; });
   const Values values(context, format);
@@ -386,20 +389,22 @@ std::string render_body(const std::string& body, const Json& context, OutputForm
   CheckedContext ctx(values, context, checks, lookups);
   std::ostringstream out;
   engine.render(ctx, out);
-  if (!engine.is_valid()) throw Error(ExitCode::data, what + ": " + engine.error_message());
+  if (!engine.is_valid()) throw Error(ExitCode::data, printable(what + ": " + engine.error_message()));
   if (!lookups.missing.empty()) {
-    const std::string& name = lookups.missing.front();
+    const std::string name = printable(lookups.missing.front());
     throw Error(ExitCode::config, what + " uses {{" + name + "}}, which has no value", missing_hint(name));
   }
   if (!lookups.refused.empty()) {
-    const auto& [name, reason] = lookups.refused.front();
+    const std::string name = printable(lookups.refused.front().first);
+    const std::string& reason = lookups.refused.front().second;
     throw Error(ExitCode::usage, what + ": {{" + name + "}} cannot be used: " + reason,
                 name.rfind("deploy.", 0) == 0
                     ? "set a valid " + name + " in lastmile.yaml, or with --set " + name.substr(7) + "=VALUE"
                     : "a template can use only values its target accepts");
   }
   if (!lookups.unencodable.empty()) {
-    const auto& [name, raw] = lookups.unencodable.front();
+    const std::string name = printable(lookups.unencodable.front().first);
+    const Json* raw = lookups.unencodable.front().second;
     const std::string reason = raw ? encoding_problem(*raw, format) : "";
     const auto holds_mapping = [](const Json& v) {
       return v.is_object() || (v.is_array() && std::any_of(v.begin(), v.end(), [](const Json& i) { return i.is_object(); }));
@@ -415,12 +420,41 @@ std::string render_body(const std::string& body, const Json& context, OutputForm
   return out.str();
 }
 
+// Reads every document of `text`, as YAML::LoadAll does, but refuses a
+// document that does not move the parser on: yaml-cpp 0.7 loops forever
+// (collecting empty documents) on a ',' that starts one.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  YAML::Mark start;
+};
+
+void read_all_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts events;
+  int previous = -1;
+  while (parser.HandleNextDocument(events)) {
+    if (events.start.pos == previous) throw YAML::ParserException(events.start, "a document starts with a token it cannot start with");
+    previous = events.start.pos;
+  }
+}
+
 void check_yaml_output(const std::string& text, const std::string& what) {
   try {
-    YAML::LoadAll(text);
+    read_all_documents(text);
   } catch (const YAML::Exception& e) {
     throw Error(ExitCode::data,
-                what + " rendered YAML that does not parse: line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
+                what + " rendered YAML that does not parse: line " + std::to_string(e.mark.line + 1) + ": " + printable(e.msg),
                 "check the template's indentation and that each {{variable}} stands for a whole value");
   }
 }

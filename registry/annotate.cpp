@@ -80,7 +80,16 @@ Annotations annotations_as_of(sql::Db& db, const VersionRecord& v, const AsOf& a
       "AND kind IN ('version.registered', 'version.annotated') ORDER BY seq");
   stmt.bind_all(v.name, at.seq, v.ref());
   Annotations a;
-  while (stmt.step()) apply_to(a, Json::parse(stmt.text(0)));
+  while (stmt.step()) {
+    // The payloads were checked when written; one that does not read now
+    // is a damaged registry.
+    try {
+      apply_to(a, parse_json(stmt.text(0), "the event log"));
+    } catch (const Json::exception& e) {
+      throw Error(ExitCode::data, "registry corrupt: an event of " + quote(v.ref()) +
+                                      " has a malformed payload: " + e.what());
+    }
+  }
   return a;
 }
 

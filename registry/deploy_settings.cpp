@@ -140,7 +140,7 @@ bool valid_key_segment(std::string_view key) {
 
 std::string setting_name(const std::vector<std::string>& path) {
   std::string name = "deploy";
-  for (const auto& key : path) name += "." + key;
+  for (const auto& key : path) name += "." + printable(key);
   return name;
 }
 

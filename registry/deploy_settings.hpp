@@ -47,7 +47,7 @@ Json merge_settings(Json base, const Json& overlay);
 // mapping when it starts with [ or {. Throws Error(usage).
 void apply_set(Json& settings, std::string_view assignment);
 
-// "deploy.resources.cpu"
+// "deploy.resources.cpu", for messages: control characters in a key escaped.
 std::string setting_name(const std::vector<std::string>& path);
 
 }  // namespace lm

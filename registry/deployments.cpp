@@ -22,7 +22,7 @@ std::vector<Deployment> current_deployments(sql::Db& db, const std::string& name
     d.version_id = stmt.int64(3);
     d.version = stmt.text(4);
     d.digest = stmt.text(5);
-    d.manifests = Json::parse(stmt.text(6));
+    d.manifests = parse_json(stmt.text(6), "the registry's deployments table");
     d.time = stmt.text(7);
     d.actor = stmt.text(8);
     out.push_back(std::move(d));

@@ -20,12 +20,15 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
+// The first bytes of a file, or "" when it is gone. Any other failure is
+// an error: a format guessed without them would be recorded as fact.
 std::string head_of(const fs::path& path) {
   try {
     UniqueFd fd = open_file(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     char buf[16];
     return std::string(buf, read_some(fd.get(), buf, sizeof buf, path));
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::not_found) throw;
     return {};
   }
 }

@@ -576,7 +576,7 @@ static void parse_into(PolicyLoad& load, std::string_view text, const std::strin
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    load.problems.push_back({e.mark.line + 1, e.mark.column + 1, "malformed YAML: " + e.msg});
+    load.problems.push_back({e.mark.line + 1, e.mark.column + 1, "malformed YAML: " + printable(e.msg)});
     return;
   }
   Checker c(load.problems);

@@ -370,6 +370,12 @@ void apply_event(sql::Db& db, const Event& event) {
   } catch (const Json::exception& e) {
     throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
                                     ") has a malformed payload: " + e.what());
+  } catch (const Error& e) {
+    // A name or version in a payload was checked when the event was written:
+    // one that does not parse now is damaged data, not a usage error.
+    if (e.code() != ExitCode::usage) throw;
+    throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
+                                    ") has a malformed payload: " + e.what());
   }
   throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " has unknown kind " +
                                   quote(event.kind),

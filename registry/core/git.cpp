@@ -1,6 +1,7 @@
 #include "registry/core/git.hpp"
 
 #include <git2.h>
+#include <git2/sys/alloc.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -21,23 +24,127 @@ namespace lm::git {
 
 namespace detail {
 
+namespace {
+
+void (*g_out_of_memory)() = nullptr;
+
+void* checked(void* p, std::size_t size) {
+  if (p == nullptr && size != 0 && g_out_of_memory) g_out_of_memory();
+  return p;
+}
+
+// libgit2's allocator, calling g_out_of_memory instead of returning null.
+git_allocator checked_allocator() {
+  git_allocator a{};
+  a.gmalloc = [](std::size_t n, const char*, int) { return checked(std::malloc(n), n); };
+  a.gcalloc = [](std::size_t n, std::size_t size, const char*, int) {
+    return checked(std::calloc(n, size), n * size);
+  };
+  a.gstrdup = [](const char* str, const char*, int) {
+    return static_cast<char*>(checked(::strdup(str), 1));
+  };
+  a.gstrndup = [](const char* str, std::size_t n, const char*, int) {
+    return static_cast<char*>(checked(::strndup(str, n), 1));
+  };
+  a.gsubstrdup = [](const char* str, std::size_t n, const char*, int) {
+    char* p = static_cast<char*>(checked(std::malloc(n + 1), n + 1));
+    if (p) {
+      std::memcpy(p, str, n);
+      p[n] = '\0';
+    }
+    return p;
+  };
+  a.grealloc = [](void* ptr, std::size_t size, const char*, int) {
+    return checked(std::realloc(ptr, size), size);
+  };
+  a.greallocarray = [](void* ptr, std::size_t n, std::size_t size, const char*, int) -> void* {
+    if (size != 0 && n > SIZE_MAX / size) return checked(nullptr, 1);
+    return checked(std::realloc(ptr, n * size), n * size);
+  };
+  a.gmallocarray = [](std::size_t n, std::size_t size, const char*, int) -> void* {
+    if (size != 0 && n > SIZE_MAX / size) return checked(nullptr, 1);
+    return checked(std::malloc(n * size), n * size);
+  };
+  a.gfree = [](void* ptr) { std::free(ptr); };
+  return a;
+}
+
+}  // namespace
+
 void ensure_libgit2() {
   struct Library {
-    Library() { git_libgit2_init(); }
-    ~Library() { git_libgit2_shutdown(); }
+    // Set before and after starting: some versions replace it as they start.
+    int rc = set_allocator() < 0 || git_libgit2_init() < 0 ? -1 : set_allocator();
+    ~Library() {
+      if (rc >= 0) git_libgit2_shutdown();
+    }
+    static int set_allocator() {
+      static git_allocator allocator = checked_allocator();
+      return g_out_of_memory ? git_libgit2_opts(GIT_OPT_SET_ALLOCATOR, &allocator) : 0;
+    }
   };
   static const Library library;
+  if (library.rc < 0) {
+    const git_error* e = git_error_last();
+    throw Error(ExitCode::error,
+                std::string("cannot start libgit2: ") +
+                    (!e ? "unknown error" : e->klass == GIT_ERROR_NOMEMORY ? "out of memory" : e->message));
+  }
+}
+
+namespace {
+
+// libgit2 may reset errno before it returns, but ends the message of an
+// OS error with strerror: "failed open - '...' is locked: Permission denied".
+int errno_from_message(std::string_view message) {
+  for (const int err : {EACCES, EPERM, EROFS, ENOENT, ENOTDIR, EIO, ENOSPC, EDQUOT, ENOMEM, EMFILE}) {
+    const std::string_view text = std::strerror(err);
+    if (message.size() >= text.size() && message.substr(message.size() - text.size()) == text) return err;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// errno values that no probe for an optional file leaves behind: when one
+// is set after libgit2 fails, the system failed it, whatever libgit2 says
+// (it reports an index it cannot open as "no longer exists").
+bool system_errno(int err) {
+  for (const int e : {EIO, ENOSPC, EDQUOT, EACCES, EPERM, EROFS, ENOMEM, EMFILE, ENFILE}) {
+    if (err == e) return true;
+  }
+  return false;
+}
+
+void throw_if_system_failure(int rc, int err, const std::string& what) {
+  const git_error* e = git_error_last();
+  if (rc >= 0 || !e) return;
+  if (e->klass == GIT_ERROR_NOMEMORY) throw Error(ExitCode::error, what + ": out of memory");
+  if (const int stated = errno_from_message(e->message); stated && e->klass == GIT_ERROR_OS) err = stated;
+  if (!system_errno(err)) {
+    if (e->klass == GIT_ERROR_OS) throw Error(ExitCode::io, what + ": " + e->message);
+    return;
+  }
+  const ExitCode code = exit_code_for_errno(err);
+  throw Error(code == ExitCode::error && err != ENOMEM ? ExitCode::io : code, what + ": " + errno_text(err));
 }
 
 RepoPtr open_repository(const std::filesystem::path& start) {
   ensure_libgit2();
   git_repository* raw = nullptr;
   const char* ceiling = std::getenv("GIT_CEILING_DIRECTORIES");
-  if (git_repository_open_ext(&raw, start.c_str(), 0, ceiling) != 0) return nullptr;
+  errno = 0;
+  const int rc = git_repository_open_ext(&raw, start.c_str(), 0, ceiling);
+  // No repository is no provenance; a repository the system cannot read is
+  // an error, never a silent "not in a git repository".
+  throw_if_system_failure(rc, errno, "cannot read the git repository at " + quote(start.string()));
+  if (rc != 0) return nullptr;
   return RepoPtr(raw);
 }
 
 }  // namespace detail
+
+void set_out_of_memory_handler(void (*handler)()) { detail::g_out_of_memory = handler; }
 
 using detail::ensure_libgit2;
 using detail::open_repository;
@@ -65,7 +172,10 @@ struct TreeEntryFree {
 
 std::string head_commit(git_repository* repo) {
   git_oid oid;
-  if (git_reference_name_to_id(&oid, repo, "HEAD") != 0) return {};
+  errno = 0;
+  const int rc = git_reference_name_to_id(&oid, repo, "HEAD");
+  detail::throw_if_system_failure(rc, errno, "cannot read HEAD in " + quote(git_repository_path(repo)));
+  if (rc != 0) return {};
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, &oid);
   return hex;
@@ -73,9 +183,16 @@ std::string head_commit(git_repository* repo) {
 
 std::string head_branch(git_repository* repo) {
   git_reference* raw = nullptr;
-  if (git_repository_head_detached(repo) == 1) return {};
+  const std::string what = "cannot read HEAD in " + quote(git_repository_path(repo));
+  errno = 0;
+  const int detached = git_repository_head_detached(repo);
+  detail::throw_if_system_failure(detached, errno, what);
+  if (detached == 1) return {};
   // HEAD of an unborn branch still names the branch symbolically.
-  if (git_reference_lookup(&raw, repo, "HEAD") != 0) return {};
+  errno = 0;
+  const int rc = git_reference_lookup(&raw, repo, "HEAD");
+  detail::throw_if_system_failure(rc, errno, what);
+  if (rc != 0) return {};
   std::unique_ptr<git_reference, RefFree> head(raw);
   if (git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) return {};
   std::string target = git_reference_symbolic_target(head.get());
@@ -91,7 +208,16 @@ bool tracked_changes(git_repository* repo) {
   opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
   opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;  // untracked files do not count
   git_status_list* raw = nullptr;
-  if (git_status_list_new(&raw, repo, &opts) != 0) return false;
+  errno = 0;
+  const int rc = git_status_list_new(&raw, repo, &opts);
+  if (rc != 0) {
+    // A tree whose status cannot be read is never recorded as clean.
+    const std::string what = "cannot read the status of git work tree " +
+                             quote(git_repository_workdir(repo) ? git_repository_workdir(repo) : "");
+    detail::throw_if_system_failure(rc, errno, what);
+    const git_error* e = git_error_last();
+    throw Error(ExitCode::error, what + ": " + (e ? e->message : "unknown error"));
+  }
   std::unique_ptr<git_status_list, StatusFree> list(raw);
   return git_status_list_entrycount(list.get()) > 0;
 }

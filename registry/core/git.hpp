@@ -76,4 +76,8 @@ std::optional<std::string> configured_remote_url(const std::filesystem::path& st
 // Removes "user:password@" from a URL so that tokens never reach the log.
 std::string strip_credentials(const std::string& url);
 
+// Calls `handler` (which must not return) when libgit2 cannot allocate
+// memory: libgit2 does not survive every failed allocation.
+void set_out_of_memory_handler(void (*handler)());
+
 }  // namespace lm::git

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 namespace lm::git::detail {
 
@@ -24,7 +25,12 @@ struct ObjectFree {
 void ensure_libgit2();
 
 // The repository containing `start` (GIT_CEILING_DIRECTORIES honoured), or
-// null outside one.
+// null outside one. Throws when the system fails libgit2 (I/O, memory).
 RepoPtr open_repository(const std::filesystem::path& start);
+
+// Throws Error(`what`: reason) when libgit2 returned `rc` < 0 because the
+// system failed it: class OS or NOMEMORY, or `err` (errno right after the
+// call, zeroed before it) is one no mere probe leaves (EIO, ENOSPC, ...).
+void throw_if_system_failure(int rc, int err, const std::string& what);
 
 }  // namespace lm::git::detail

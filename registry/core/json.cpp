@@ -84,7 +84,8 @@ Json parse_json(std::string_view text, std::string_view source) {
     std::string detail = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     if (const auto pos = detail.find("] "); pos != std::string::npos) detail = detail.substr(pos + 2);
-    throw Error(ExitCode::data, "malformed JSON in " + quote(source) + ": " + detail);
+    // nlohmann quotes what it last read, DEL and all: escaped for one line.
+    throw Error(ExitCode::data, "malformed JSON in " + quote(source) + ": " + printable(detail));
   }
 }
 

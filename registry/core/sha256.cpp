@@ -1,7 +1,10 @@
 #include "registry/core/sha256.hpp"
 
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include <cstdlib>
 
 #include "registry/core/error.hpp"
 
@@ -13,10 +16,18 @@ struct EvpMdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
 };
 
+// OpenSSL failing is the library or the system failing, not lastmile.
 [[noreturn]] void throw_openssl(const char* what) {
   char buf[256];
   ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
-  throw Error(ExitCode::internal, std::string(what) + ": " + buf);
+  throw Error(ExitCode::error, std::string(what) + ": " + buf);
+}
+
+void (*g_out_of_memory)() = nullptr;
+
+void* checked(void* p, std::size_t size) {
+  if (p == nullptr && size != 0 && g_out_of_memory) g_out_of_memory();
+  return p;
 }
 
 }  // namespace
@@ -61,6 +72,15 @@ std::string Sha256::hex_of(std::string_view data) {
   Sha256 hash;
   hash.update(data);
   return hash.hex_final();
+}
+
+void set_crypto_out_of_memory_handler(void (*handler)()) {
+  g_out_of_memory = handler;
+  // Refused (0) once OpenSSL has allocated: then its own allocator stays.
+  CRYPTO_set_mem_functions(
+      [](std::size_t n, const char*, int) { return checked(std::malloc(n), n); },
+      [](void* p, std::size_t n, const char*, int) { return checked(std::realloc(p, n), n); },
+      [](void* p, const char*, int) { std::free(p); });
 }
 
 bool is_sha256_hex(std::string_view text) {

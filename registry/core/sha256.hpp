@@ -31,4 +31,9 @@ class Sha256 {
 // True when `text` is 64 lowercase hex digits.
 bool is_sha256_hex(std::string_view text);
 
+// Calls `handler` (which must not return) when OpenSSL cannot allocate
+// memory: OpenSSL does not survive every failed allocation (a failed
+// initialisation can crash a later call). Call before anything uses OpenSSL.
+void set_crypto_out_of_memory_handler(void (*handler)());
+
 }  // namespace lm

@@ -1,10 +1,14 @@
 #include "registry/core/sqlite.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "registry/core/error.hpp"
@@ -98,10 +102,124 @@ std::string uri_escape(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// What SQLite was doing when the system failed it, for the message.
+const char* io_verb(int rc) {
+  switch (rc) {
+    case SQLITE_CANTOPEN:
+      return "cannot open";
+    case SQLITE_IOERR_READ:
+    case SQLITE_IOERR_SHORT_READ:
+    case SQLITE_IOERR_FSTAT:
+    case SQLITE_IOERR_ACCESS:
+    case SQLITE_IOERR_CHECKRESERVEDLOCK:
+      return "cannot read";
+    default:
+      return (rc & 0xff) == SQLITE_CANTOPEN ? "cannot open" : "cannot write";
+  }
+}
+
+// The first system call of SQLite's that failed on this thread since the
+// statement began: SQLite reports a failed open as "unable to open database
+// file" (or opens the file read-only and fails a later write as "readonly
+// database"), and a failed write as "disk I/O error", and the errno it keeps
+// may be a later call's. A failed open of a missing file is often a probe,
+// so any other failure takes its place. Trivially destructible: a
+// thread_local with a destructor allocates when first used, and glibc
+// aborts when that allocation fails.
+struct FailedCall {
+  int err = 0;
+  const char* verb = "";
+  char path[4096] = "";
+};
+thread_local FailedCall t_failed;
+
+// `fd` >= 0: the path is the descriptor's.
+void record_failure(const char* verb, const char* path, int fd) {
+  const int err = errno;
+  if (err != EINTR && (t_failed.err == 0 || (t_failed.err == ENOENT && err != ENOENT))) {
+    t_failed.err = err;
+    t_failed.verb = verb;
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = fd >= 0 ? ::readlink(link, t_failed.path, sizeof t_failed.path - 1) : -1;
+    if (n > 0) {
+      t_failed.path[n] = '\0';
+    } else if (fd >= 0) {
+      std::snprintf(t_failed.path, sizeof t_failed.path, "descriptor %d", fd);
+    } else {
+      std::snprintf(t_failed.path, sizeof t_failed.path, "%s", path);
+    }
+  }
+  errno = err;
+}
+
+int recording_open(const char* path, int flags, int mode) {
+  const int fd = ::open(path, flags, mode);
+  if (fd < 0) record_failure("open", path, -1);
+  return fd;
+}
+
+ssize_t recording_write(int fd, const void* data, std::size_t size) {
+  const ssize_t n = ::write(fd, data, size);
+  if (n < 0) record_failure("write", nullptr, fd);
+  return n;
+}
+
+ssize_t recording_pwrite(int fd, const void* data, std::size_t size, off_t offset) {
+  const ssize_t n = ::pwrite(fd, data, size, offset);
+  if (n < 0) record_failure("write", nullptr, fd);
+  return n;
+}
+
+ssize_t recording_pwrite64(int fd, const void* data, std::size_t size, off64_t offset) {
+  const ssize_t n = ::pwrite64(fd, data, size, offset);
+  if (n < 0) record_failure("write", nullptr, fd);
+  return n;
+}
+
+// Routes the unix VFS's open and writes through the recording versions
+// (once), and starts a statement with nothing recorded.
+void record_failed_calls() {
+  static const bool installed = [] {
+    sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
+    if (!vfs || vfs->iVersion < 3 || !vfs->xSetSystemCall) return false;
+    vfs->xSetSystemCall(vfs, "open", reinterpret_cast<sqlite3_syscall_ptr>(&recording_open));
+    vfs->xSetSystemCall(vfs, "write", reinterpret_cast<sqlite3_syscall_ptr>(&recording_write));
+    vfs->xSetSystemCall(vfs, "pwrite", reinterpret_cast<sqlite3_syscall_ptr>(&recording_pwrite));
+    vfs->xSetSystemCall(vfs, "pwrite64", reinterpret_cast<sqlite3_syscall_ptr>(&recording_pwrite64));
+    return true;
+  }();
+  (void)installed;
+  t_failed.err = 0;
+}
+
+// The failed call as the system gave it: "cannot write '.../registry.db-wal':
+// no space left on device".
+[[noreturn]] void throw_failed_call() {
+  const int err = t_failed.err;
+  throw system_error(err, std::string("cannot ") + t_failed.verb + " " + quote(t_failed.path));
+}
+
+// The file system refused SQLite: name the database and the reason, with
+// "no space left on device" for SQLITE_FULL.
+[[noreturn]] void throw_sqlite_io(sqlite3* db, int rc, const std::string& detail) {
+  if (t_failed.err != 0) throw_failed_call();
+  const bool full = (rc & 0xff) == SQLITE_FULL;
+  const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
+  throw Error(ExitCode::io, std::string(io_verb(rc)) + " registry database " +
+                                quote(file && *file ? file : "registry.db") + ": " +
+                                (full ? errno_text(ENOSPC) : detail));
+}
+
+}  // namespace
+
 void throw_sqlite(sqlite3* db, int rc, std::string_view what,
                   std::chrono::milliseconds busy_timeout) {
   const int primary = rc & 0xff;
-  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  // SQLite's message can quote the database's own text (a damaged schema).
+  std::string detail = printable(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   std::string message = std::string(what) + ": " + detail;
   switch (primary) {
     case SQLITE_BUSY:
@@ -116,13 +234,16 @@ void throw_sqlite(sqlite3* db, int rc, std::string_view what,
                   "restore the registry database from a backup; 'lastmile verify' lists what "
                   "is damaged when the database still opens");
     case SQLITE_READONLY:
+      if (t_failed.err != 0) throw_failed_call();  // opened read-only when writing failed
+      throw Error(ExitCode::permission, message);
     case SQLITE_PERM:
     case SQLITE_AUTH:
       throw Error(ExitCode::permission, message);
     case SQLITE_FULL:
     case SQLITE_IOERR:
-      throw Error(ExitCode::io, message);
+      throw_sqlite_io(db, rc, detail);
     case SQLITE_CANTOPEN:
+      if (t_failed.err != 0) throw_failed_call();
       throw Error(ExitCode::permission, message);
     case SQLITE_INTERRUPT:
       throw Error(ExitCode::interrupted, message);
@@ -151,14 +272,27 @@ Db Db::open(const std::filesystem::path& path, OpenMode mode,
   const std::string name =
       mode == OpenMode::read_only_immutable ? "file:" + uri_escape(path.string()) + "?immutable=1"
                                             : path.string();
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
-  // SQLite asks that the handle be closed even when open failed.
-  std::unique_ptr<sqlite3, DbClose> guard(raw);
-  if (rc != SQLITE_OK) {
-    throw_sqlite(raw, rc, "cannot open registry database '" + path.string() + "'",
-                 busy_timeout);
+  const bool writing = mode == OpenMode::read_write || mode == OpenMode::read_write_create;
+  std::unique_ptr<sqlite3, DbClose> guard;
+  for (int attempt = 0;; ++attempt) {
+    record_failed_calls();
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
+    // SQLite asks that the handle be closed even when open failed.
+    guard.reset(raw);
+    if (rc != SQLITE_OK) {
+      throw_sqlite(raw, rc, "cannot open registry database '" + path.string() + "'",
+                   busy_timeout);
+    }
+    if (!writing || sqlite3_db_readonly(raw, "main") != 1) break;
+    // When opening for writing fails, SQLite opens the file read-only; a
+    // write would then fail as "readonly database". Say why it failed, or
+    // open once more if the failure went unrecorded.
+    guard.reset();
+    if (t_failed.err != 0) throw_failed_call();
+    if (attempt > 0) throw Error(ExitCode::io, "cannot open registry database " + quote(path.string()) + " for writing");
   }
+  sqlite3* raw = guard.get();
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout.count()));
   return Db(guard.release(), path, busy_timeout, mode != OpenMode::read_write &&
@@ -166,12 +300,14 @@ Db Db::open(const std::filesystem::path& path, OpenMode mode,
 }
 
 void Db::exec(std::string_view sql) {
+  t_failed.err = 0;
   const std::string text(sql);
   const int rc = sqlite3_exec(m_db.get(), text.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) throw_sqlite(m_db.get(), rc, "registry query failed", m_busy_timeout);
 }
 
 Stmt Db::prepare(std::string_view sql) {
+  t_failed.err = 0;
   if (sqlite3_stmt* kept = m_cache->take(sql)) return Stmt(m_db.get(), kept, m_busy_timeout, m_cache);
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()),
@@ -228,6 +364,7 @@ Stmt& Stmt::bind(int index, std::nullptr_t) {
 }
 
 bool Stmt::step() {
+  t_failed.err = 0;
   const int rc = sqlite3_step(m_stmt.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

@@ -40,6 +40,16 @@ Json plain_yaml_scalar(const std::string& text) {
 
 namespace {
 
+// yaml-cpp passes bytes through (and turns some, such as a NUL, into
+// others); a string that is not UTF-8 could not be written as JSON.
+const std::string& utf8_scalar(const YAML::Node& node, std::string_view source) {
+  if (!valid_utf8(node.Scalar())) {
+    throw Error(ExitCode::data, "YAML in " + quote(source) + ": line " + std::to_string(node.Mark().line + 1) +
+                                    " holds text that is not UTF-8");
+  }
+  return node.Scalar();
+}
+
 Json convert(const YAML::Node& node, std::string_view source, int depth) {
   if (depth > k_max_depth) {
     throw Error(ExitCode::data, "YAML in " + quote(source) + " is nested too deeply");
@@ -50,7 +60,7 @@ Json convert(const YAML::Node& node, std::string_view source, int depth) {
       return nullptr;
     case YAML::NodeType::Scalar:
       // A quoted scalar (tag "!") is always a string.
-      return node.Tag() == "!" ? Json(node.Scalar()) : plain_yaml_scalar(node.Scalar());
+      return node.Tag() == "!" ? Json(utf8_scalar(node, source)) : plain_yaml_scalar(utf8_scalar(node, source));
     case YAML::NodeType::Sequence: {
       Json list = Json::array();
       for (const auto& item : node) list.push_back(convert(item, source, depth + 1));
@@ -59,7 +69,15 @@ Json convert(const YAML::Node& node, std::string_view source, int depth) {
     case YAML::NodeType::Map: {
       Json object = Json::object();
       for (const auto& item : node) {
-        object[item.first.as<std::string>()] = convert(item.second, source, depth + 1);
+        // A key that is a list or a mapping ({[a]: 1}) has no JSON form.
+        if (!item.first.IsScalar() && !item.first.IsNull()) {
+          throw Error(ExitCode::data, "YAML in " + quote(source) + ": line " +
+                                          std::to_string(item.first.Mark().line + 1) +
+                                          " has a key that is not text");
+        }
+        // An empty key reads as "null", as yaml-cpp gives it.
+        const std::string key = item.first.IsNull() ? "null" : utf8_scalar(item.first, source);
+        object[key] = convert(item.second, source, depth + 1);
       }
       return object;
     }
@@ -79,7 +97,7 @@ Json parse_yaml(std::string_view text, std::string_view source) {
   } catch (const YAML::Exception& e) {
     throw Error(ExitCode::data, "malformed YAML in " + quote(source) + ": line " +
                                     std::to_string(e.mark.line + 1) + ", column " +
-                                    std::to_string(e.mark.column + 1) + ": " + e.msg);
+                                    std::to_string(e.mark.column + 1) + ": " + printable(e.msg));
   }
 }
 

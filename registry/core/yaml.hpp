@@ -19,7 +19,7 @@ namespace lm {
 Json parse_yaml(std::string_view text, std::string_view source);
 
 // One parsed YAML node, read the same way. Throws Error(data) naming
-// `source` when it is nested too deeply.
+// `source` when it is nested too deeply or holds text that is not UTF-8.
 Json yaml_to_json(const YAML::Node& node, std::string_view source);
 
 // An unquoted scalar as parse_yaml reads it: "3" is a number, "true" a
