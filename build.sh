@@ -4,8 +4,9 @@
 #   ./build.sh demo    install what is missing, build, run the demo
 #   ./build.sh test    install what is missing, build, run every test suite
 #                      (the stress suites among them), then again under
-#                      AddressSanitizer and UBSan, and the unit tests under
-#                      ThreadSanitizer
+#                      AddressSanitizer and UBSan (a clang build that also
+#                      fuzzes the parsers for a while), and the unit tests
+#                      under ThreadSanitizer
 #   ./build.sh build [CMAKE_ARGS...]
 #                      install what is missing and build only (CI jobs that
 #                      'lastmile ci init' writes pass -DLASTMILE_TESTS=OFF)
@@ -21,6 +22,7 @@ readonly packages=(
   cmake ninja-build g++ pkg-config git groff-base graphviz libxml2-utils python3-yaml
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2 libyaml-cpp-dev
   libkainjow-mustache-dev zsh fish libcurl4-openssl-dev docker-registry skopeo
+  clang-14 libclang-rt-14-dev llvm-14
 )
 # action-validator checks GitHub workflows against GitHub's schema; the
 # tests find it in build/node-tools (see tests/CMakeLists.txt).
@@ -50,6 +52,19 @@ build() {
   shift
   while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
   [ $# -gt 0 ] && shift && targets=("$@")
+  # A directory configured with other compilers is configured afresh.
+  local arg
+  for arg in "${args[@]}"; do
+    case $arg in
+      -DCMAKE_C_COMPILER=* | -DCMAKE_CXX_COMPILER=*)
+        local variable=${arg#-D} && variable=${variable%%=*}
+        if [ -f "$dir/CMakeCache.txt" ] &&
+          ! grep -qx "$variable:[A-Z]*=$(command -v "${arg#*=}")" "$dir/CMakeCache.txt"; then
+          rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+        fi
+        ;;
+    esac
+  done
   say "building in $dir"
   cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
   ninja -C "$dir" -j "$jobs" "${targets[@]}"
@@ -90,9 +105,16 @@ case "${1:-}" in
     rm -rf build/stress-results
     run_tests build
     # The stress suites ran above against the optimised build; under the
-    # sanitizers every other test runs again.
-    build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DLASTMILE_SANITIZE=ON
+    # sanitizers every other test runs again. clang builds it with libFuzzer's
+    # coverage, so that the same build has the fuzz targets: ctest replays
+    # their corpus and past crashes, then each fuzzes for a fixed time
+    # (LASTMILE_FUZZ_SECONDS, see tests/fuzz/run_fuzzer.sh).
+    # (Compilers by full path: CMake compares a cached one as text.)
+    build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$(command -v clang++-14)" \
+      -DCMAKE_C_COMPILER="$(command -v clang-14)" -DLASTMILE_FUZZ=ON
     run_tests build-sanitize -LE stress
+    say "fuzzing"
+    LASTMILE_STRESS_RESULTS="$PWD/build/stress-results" tests/fuzz/run_fuzzer.sh build-sanitize
     # The code that hashes and copies on every core, under ThreadSanitizer:
     # the unit tests alone (they drive it), recorded for the reliability table.
     build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLASTMILE_TSAN=ON -- lastmile_unit

@@ -216,7 +216,10 @@ inline std::vector<DirCase> reference_cases(const fs::path& dir, const fs::path&
   }
   cases.push_back({"add a symlink", [=] { fs::create_symlink("../a.bin", dir / "sub/alias"); },
                    [=] { fs::remove(dir / "sub/alias"); }, {{"sub/alias", "extra"}}});
-  for (const auto& [path, content] : tree.files) {
+  for (const auto& file : tree.files) {
+    // Named copies: clang 14 cannot capture structured bindings.
+    const std::string path = file.first;
+    const std::string content = file.second;
     const bool exe = path == "run.sh";
     const fs::path f = dir / path;
     cases.push_back({"remove " + path, [=] { fs::remove(f); }, [=] { put_back(f, content, exe); }, {{path, "missing"}}});
@@ -289,7 +292,9 @@ inline std::vector<DirCase> copy_cases(const Sandbox& sb, const Tree& tree, cons
     std::ofstream(o, std::ios::binary) << content;
     ::chmod(o.c_str(), 0444);
   };
-  for (const auto& [path, content] : tree.files) {
+  for (const auto& file : tree.files) {
+    const std::string path = file.first;
+    const std::string content = file.second;
     const fs::path o = object(path);
     cases.push_back({"remove the object of " + path, [=] { fs::remove(o); }, [=] { put_object(o, content); },
                      {{path, "missing"}}});
