@@ -63,7 +63,7 @@ TEST_CASE("annotate sets and removes labels, replaces description and owner, as 
   CHECK(show(sb, "churn@0.1.0")["owner"] == "grace");
 }
 
-TEST_CASE("annotate records only what changes; nothing at all records nothing", "[e2e][annotate]") {
+TEST_CASE("annotate records only what changes, and nothing at all records nothing", "[e2e][annotate]") {
   Sandbox sb;
   registered(sb);
   const long before = sb.event_count();

@@ -504,7 +504,7 @@ TEST_CASE("ci init github: text GitHub would evaluate as an expression is refuse
   CHECK(sb.run({"ci", "init", "gitlab", "--model", "churn", "--path", "m/${{ x }}.bin", "-q"}).rc == 0);
 }
 
-TEST_CASE("ci init: an existing file is kept unless --force; --out - prints; --json reports", "[e2e][ci]") {
+TEST_CASE("ci init: an existing file is kept unless --force, --out - prints, --json reports", "[e2e][ci]") {
   Sandbox sb;
   setup(sb);
   sb.write(k_workflow, "# mine\n");
@@ -586,7 +586,7 @@ TEST_CASE("ci init: bad input is refused and writes nothing", "[e2e][ci]") {
   refused({"github"}, 64, "was registered from '" + (sb.root() / "outside/m.bin").string() + "'");
 }
 
-TEST_CASE("ci init: defaults from the registry, the policy and the current branch; warnings", "[e2e][ci]") {
+TEST_CASE("ci init: defaults from the registry, the policy and the current branch, and warnings", "[e2e][ci]") {
   Sandbox sb;
   setup(sb);
   sb.write("lastmile.yaml", "stages:\n  - name: dev\n  - name: qa\n    from: [dev]\n    gates:\n"

@@ -480,7 +480,7 @@ TEST_CASE("promote --dry-run evaluates and changes nothing", "[e2e][promote]") {
 
 // --- approvals ----------------------------------------------------------------
 
-TEST_CASE("approvals count distinct actors; promotion waits for enough", "[e2e][promote]") {
+TEST_CASE("approvals count distinct actors, and promotion waits for enough", "[e2e][promote]") {
   Sandbox sb;
   populate(sb, 1, k_approvals_policy);
   promote(sb, "0.1.0", "staging");

@@ -304,7 +304,7 @@ TEST_CASE("concurrent approvals are each counted once per actor", "[e2e][race]")
   CHECK(production_holder(sb) == "0.1.0");
 }
 
-TEST_CASE("a rollback while a promotion's gates run wins; the promotion is refused", "[e2e][race]") {
+TEST_CASE("a rollback while a promotion's gates run wins, and the promotion is refused", "[e2e][race]") {
   Sandbox sb;
   REQUIRE(sb.run({"init"}).rc == 0);
   write_policy(sb, k_wait_for_go);

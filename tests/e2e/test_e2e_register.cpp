@@ -356,7 +356,7 @@ TEST_CASE("the model format is recognised at registration, or given", "[e2e][reg
   CHECK(data.json()["format"] == "");
 }
 
-TEST_CASE("register in a shallow clone records the commit and warns once; a full clone does not",
+TEST_CASE("register in a shallow clone records the commit and warns once, a full clone does not",
           "[e2e][register]") {
   Sandbox sb;
   sb.write("models/m.bin", "weights");

@@ -629,7 +629,7 @@ TEST_CASE("sync: the same registration on two clones merges, the same version wi
   CHECK_THAT(r.out, Catch::StartsWith("registered clash@1.1.0  " + ben_digest));
 }
 
-TEST_CASE("sync: the same annotation on two clones merges; removing a label the remote removed is refused",
+TEST_CASE("sync: the same annotation on two clones merges, and removing a label the remote removed is refused",
           "[e2e][sync][annotate]") {
   Team team;
   Member& ann = team.join("ann");

@@ -127,7 +127,7 @@ TEST_CASE("tags: registration and promotion make GTO's annotated tags at the mod
   CHECK_THAT(r.out, Catch::Contains("tag churn@v1.4.0 is already at " + c1.substr(0, 12)));
 }
 
-TEST_CASE("tags: --tag and --no-tag override lastmile.yaml; without either, none", "[e2e][tags]") {
+TEST_CASE("tags: --tag and --no-tag override lastmile.yaml, and without either none", "[e2e][tags]") {
   Sandbox sb;
   REQUIRE(sb.run({"init", "-q"}).rc == 0);
   sb.write("m.bin", "w");

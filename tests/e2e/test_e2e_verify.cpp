@@ -99,7 +99,7 @@ TEST_CASE("a change that keeps size and mtime is still caught without --deep", "
                         Catch::Contains("weights.bin: content changed: expected sha256 "));
 }
 
-TEST_CASE("unchanged files are answered from the stat cache; --deep rehashes", "[e2e][verify]") {
+TEST_CASE("unchanged files are answered from the stat cache, and --deep rehashes", "[e2e][verify]") {
   Sandbox sb;
   populate(sb);
   // A stat taken within 20 ms of a file's last change is not trusted; wait

@@ -185,7 +185,7 @@ void artifact_paths(const Sandbox& sb, Tally& tally) {
 
 }  // namespace
 
-TEST_CASE("hostile input is refused with its exit code and nothing written; values stay text", "[stress][hostile]") {
+TEST_CASE("hostile input is refused with its exit code and nothing written, and values stay text", "[stress][hostile]") {
   const auto start = std::chrono::steady_clock::now();
   Tally tally;
   Sandbox sb;

@@ -81,7 +81,7 @@ TEST_CASE("clone depth: shallow clones and tags are told apart", "[git]") {
   ::unsetenv("GIT_CEILING_DIRECTORIES");
 }
 
-TEST_CASE("branch names follow git's rules; the last commit's paths are found", "[git]") {
+TEST_CASE("branch names follow git's rules, and the last commit's paths are found", "[git]") {
   CHECK(git::valid_branch_name("main"));
   CHECK(git::valid_branch_name("release/1.x+hotfix"));
   CHECK_FALSE(git::valid_branch_name(""));

@@ -169,7 +169,7 @@ TEST_CASE("the example policy is valid and equals the default", "[policy]") {
   }
 }
 
-TEST_CASE("git: {tags: true} turns tags on; anything else there is a problem", "[policy]") {
+TEST_CASE("git: {tags: true} turns tags on, anything else there is a problem", "[policy]") {
   const std::string stages = "stages:\n  - name: sandbox\n";
   CHECK_FALSE(parse(stages).policy.git_tags);
   const PolicyLoad on = parse(stages + "git:\n  tags: true\n");

@@ -145,7 +145,7 @@ TEST_CASE("temporary files of ended sessions are removed, live ones kept", "[sto
   CHECK(fs::exists(fresh));
 }
 
-TEST_CASE("a lock file its process never locked is removed; one being locked is kept", "[store]") {
+TEST_CASE("a lock file its process never locked is removed, one being locked is kept", "[store]") {
   test::TempDir dir;
   const ObjectStore store = make_store(dir);
   // Killed between creating its lock file and locking it: no temporary
