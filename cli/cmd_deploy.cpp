@@ -206,10 +206,8 @@ int run_record(Context& ctx, const DeployOptions& o) {
   validate_environment(request.environment);  // before the registry is opened
   request.stage = o.stage;
   for (const auto& m : o.manifests) {
-    const fs::path path = from_cwd(ctx, m).lexically_normal();
-    const fs::path inside = path.lexically_relative(ctx.project_root());
-    const bool in_project = !inside.empty() && *inside.begin() != "..";
-    request.manifests.push_back({path, (in_project ? inside : path).generic_string()});
+    const NamedFile file = named_file(ctx, m);
+    request.manifests.push_back({file.path, file.recorded_as});
   }
   request.actor = resolve_actor(ctx.cwd());
   const Policy& policy = o.stage.empty() ? ctx.policy().policy : ctx.valid_policy();

@@ -4,6 +4,7 @@
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "cli/views.hpp"
+#include "registry/metadata.hpp"
 #include "registry/core/error.hpp"
 #include "registry/events.hpp"
 #include "registry/names.hpp"
@@ -40,6 +41,26 @@ std::string gate_verdict(const Json& p) {
   return stage + ": FAILED " + first + (failed > 1 ? " and " + std::to_string(failed - 1) + " more" : "");
 }
 
+// "drift in 2 of 3 columns of traffic.csv" / "no drift in ...".
+std::string drift_verdict(const Json& p) {
+  const Json columns = p.value("columns", Json::array());
+  std::size_t drifted = 0;
+  for (const auto& c : columns) drifted += c.value("drifted", false) ? 1 : 0;
+  const std::string env = p.value("environment", Json()).is_string() ? " from " + p.at("environment").get<std::string>() : "";
+  return (p.value("drifted", false) ? "DRIFT in " : "no drift: ") + std::to_string(drifted) + " of " +
+         std::to_string(columns.size()) + " columns of " + p.value("data", "") + env;
+}
+
+// "accuracy=0.87 observed 2026-12-01T00:00:00Z".
+std::string feedback_values(const Json& p) {
+  std::string text;
+  const Json metrics = p.value("metrics", Json::object());  // items() must not outlive it
+  for (const auto& [key, value] : metrics.items()) {
+    text += (text.empty() ? "" : ", ") + key + "=" + (value.is_number() ? format_metric(value.get<double>()) : "?");
+  }
+  return text + " observed " + p.value("observed_at", "");
+}
+
 // One line about what an event did, for the DETAIL column.
 std::string describe(const Event& e) {
   const Json& p = e.payload;
@@ -64,6 +85,13 @@ std::string describe(const Event& e) {
   if (e.kind == "gate.evaluated") return gate_verdict(p);
   if (e.kind == "artifact.pushed") return "to " + p.value("location", "");
   if (e.kind == "version.annotated") return describe_annotation(p);
+  if (e.kind == "deployment.recorded") return "in " + p.value("environment", "");
+  if (e.kind == "profile.recorded") {
+    const Json columns = p.value("profile", Json::object()).value("columns", Json::array());
+    return std::to_string(columns.size()) + " columns of " + p.value("source", "");
+  }
+  if (e.kind == "drift.measured") return drift_verdict(p);
+  if (e.kind == "feedback.recorded") return feedback_values(p);
   return {};
 }
 

@@ -48,6 +48,9 @@ Command remote_command();
 Command push_command();
 Command pull_command();
 Command fsck_command();
+Command profile_command();
+Command drift_command();
+Command feedback_command();
 
 inline std::vector<Command> all_commands() {
   return {init_command(),     register_command(), dataset_command(), annotate_command(), list_command(),
@@ -55,7 +58,8 @@ inline std::vector<Command> all_commands() {
           verify_command(),   policy_command(),   gate_command(),    promote_command(),
           approve_command(),  rollback_command(), status_command(),  audit_command(),
           deploy_command(),   hooks_command(),    check_ref_command(), ci_command(), checkout_command(), remote_command(),
-          push_command(),     pull_command(),     fsck_command(),
+          push_command(),     pull_command(),     fsck_command(),    profile_command(), drift_command(),
+          feedback_command(),
           completion_command()};
 }
 

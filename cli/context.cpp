@@ -81,4 +81,11 @@ std::string Context::landing_stage() {
   return stage;
 }
 
+NamedFile named_file(const Context& ctx, const std::string& arg) {
+  const std::filesystem::path path = (ctx.cwd() / arg).lexically_normal();
+  const std::filesystem::path inside = path.lexically_relative(ctx.project_root());
+  const bool in_project = !inside.empty() && *inside.begin() != "..";
+  return {path, (in_project ? inside : path).generic_string()};
+}
+
 }  // namespace lm::cli

@@ -53,4 +53,13 @@ class Context {
   std::optional<PolicyLoad> m_policy;
 };
 
+// A file named on the command line: its path from the working directory,
+// and the name the log keeps (relative to the project when inside it, so
+// that clones elsewhere read the same).
+struct NamedFile {
+  std::filesystem::path path;
+  std::string recorded_as;
+};
+NamedFile named_file(const Context& ctx, const std::string& arg);
+
 }  // namespace lm::cli

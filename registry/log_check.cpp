@@ -93,6 +93,23 @@ const std::vector<TableQuery>& table_queries() {
        "json_array(v.version_key, a.remote, a.location, a.time, a.actor) "
        "FROM artifact_locations a JOIN versions v ON v.id = a.version_id "
        "JOIN models m ON m.id = v.model_id"},
+      {"profiles",
+       {"version", "data_sha256", "source", "profile", "time", "actor"},
+       "SELECT m.name || '@' || v.version_key, 'event ' || p.event_seq, "
+       "json_array(v.version_key, p.data_sha256, p.source, p.profile, p.time, p.actor) "
+       "FROM profiles p JOIN versions v ON v.id = p.version_id JOIN models m ON m.id = v.model_id"},
+      {"drift_measurements",
+       {"version", "environment", "data_sha256", "rows", "drifted", "drifted_share", "max_psi", "columns",
+        "time", "actor"},
+       "SELECT m.name || '@' || v.version_key, 'event ' || d.event_seq, "
+       "json_array(v.version_key, d.environment, d.data_sha256, d.rows, d.drifted, d.drifted_share, "
+       "d.max_psi, d.columns, d.time, d.actor) "
+       "FROM drift_measurements d JOIN versions v ON v.id = d.version_id JOIN models m ON m.id = v.model_id"},
+      {"feedback",
+       {"version", "value", "observed_at", "environment", "time", "actor"},
+       "SELECT m.name || '@' || v.version_key, 'event ' || f.event_seq || ' ' || f.metric, "
+       "json_array(v.version_key, f.value, f.observed_at, f.environment, f.time, f.actor) "
+       "FROM feedback f JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id"},
   };
   return queries;
 }

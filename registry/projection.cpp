@@ -311,6 +311,58 @@ void apply_artifact_pushed(sql::Db& db, const Event& event) {
       .run();
 }
 
+// A string member that may be absent or null: SQL NULL then.
+void bind_optional_text(sql::Stmt& stmt, int index, const Json& payload, const char* key) {
+  if (payload.contains(key) && payload.at(key).is_string()) {
+    stmt.bind(index, payload.at(key).get<std::string>());
+  } else {
+    stmt.bind(index, nullptr);
+  }
+}
+
+void apply_profile(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  db.prepare(
+        "INSERT INTO profiles (event_seq, version_id, data_sha256, source, profile, time, actor) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind_all(event.seq, version_row(db, p, event), p.at("data_sha256").get<std::string>(),
+                p.at("source").get<std::string>(), canonical_json(p.at("profile")), event.time, event.actor)
+      .run();
+}
+
+void apply_drift(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  auto insert = db.prepare(
+      "INSERT INTO drift_measurements (event_seq, version_id, environment, data_sha256, rows, drifted, "
+      "drifted_share, max_psi, columns, time, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind_all(event.seq, version_row(db, p, event));
+  bind_optional_text(insert, 3, p, "environment");
+  insert.bind(4, p.at("data_sha256").get<std::string>())
+      .bind(5, p.at("rows").get<std::int64_t>())
+      .bind(6, p.at("drifted").get<bool>())
+      .bind(7, p.at("drifted_share").get<double>())
+      .bind(8, p.at("max_psi").get<double>())
+      .bind(9, canonical_json(p.at("columns")))
+      .bind(10, event.time)
+      .bind(11, event.actor)
+      .run();
+}
+
+void apply_feedback(sql::Db& db, const Event& event) {
+  const Json& p = event.payload;
+  const std::int64_t version_id = version_row(db, p, event);
+  const Json metrics = p.at("metrics");  // items() must not outlive it
+  auto insert = db.prepare(
+      "INSERT INTO feedback (event_seq, version_id, metric, value, observed_at, environment, time, actor) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& [metric, value] : metrics.items()) {
+    insert.bind_all(event.seq, version_id, metric, value.get<double>(), p.at("observed_at").get<std::string>());
+    bind_optional_text(insert, 6, p, "environment");
+    insert.bind(7, event.time).bind(8, event.actor).run();
+    insert.reset();
+  }
+}
+
 void apply_registered(sql::Db& db, const Event& event) {
   const Json& p = event.payload;
   const std::string name = p.at("name").get<std::string>();
@@ -367,6 +419,9 @@ void apply_event(sql::Db& db, const Event& event) {
     if (event.kind == "gate.evaluated") return apply_gate_evaluation(db, event);
     if (event.kind == "deployment.recorded") return apply_deployment(db, event);
     if (event.kind == "artifact.pushed") return apply_artifact_pushed(db, event);
+    if (event.kind == "profile.recorded") return apply_profile(db, event);
+    if (event.kind == "drift.measured") return apply_drift(db, event);
+    if (event.kind == "feedback.recorded") return apply_feedback(db, event);
   } catch (const Json::exception& e) {
     throw Error(ExitCode::data, "event " + std::to_string(event.seq) + " (" + event.kind +
                                     ") has a malformed payload: " + e.what());
@@ -384,7 +439,7 @@ void apply_event(sql::Db& db, const Event& event) {
 
 void clear_tables(sql::Db& db) {
   // Children before parents, for the foreign keys.
-  for (const char* table : {"artifact_locations", "deployments", "gate_results", "approvals", "stage_assignments",
+  for (const char* table : {"feedback", "drift_measurements", "profiles", "artifact_locations", "deployments", "gate_results", "approvals", "stage_assignments",
                             "stage_history", "metadata", "edges", "files", "versions", "models"}) {
     db.exec(std::string("DELETE FROM ") + table);
   }

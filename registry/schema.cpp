@@ -205,6 +205,52 @@ CREATE TABLE artifact_locations (
 );
 CREATE INDEX artifact_locations_by_version ON artifact_locations(version_id, remote);
 )sql",
+    R"sql(
+-- After deployment. A reference profile of the data a version was trained
+-- on or holds (profile.recorded): per column, bins and counts, so drift
+-- needs only the profile. The latest event of a version is its profile.
+CREATE TABLE profiles (
+  event_seq   INTEGER PRIMARY KEY REFERENCES events(seq),
+  version_id  INTEGER NOT NULL REFERENCES versions(id),
+  data_sha256 TEXT NOT NULL,     -- the file profiled
+  source      TEXT NOT NULL,     -- where it was read: a path, or 'stored'
+  profile     TEXT NOT NULL,     -- canonical JSON (deploy/profile.hpp)
+  time        TEXT NOT NULL,
+  actor       TEXT NOT NULL
+);
+CREATE INDEX profiles_by_version ON profiles(version_id, event_seq);
+
+-- Each drift measurement of a version's profile against current data
+-- (drift.measured): the verdict, and per column PSI and KS in `columns`.
+CREATE TABLE drift_measurements (
+  event_seq     INTEGER PRIMARY KEY REFERENCES events(seq),
+  version_id    INTEGER NOT NULL REFERENCES versions(id),
+  environment   TEXT,              -- where the data came from, when said
+  data_sha256   TEXT NOT NULL,
+  rows          INTEGER NOT NULL,
+  drifted       INTEGER NOT NULL,
+  drifted_share REAL NOT NULL,
+  max_psi       REAL NOT NULL,
+  columns       TEXT NOT NULL,     -- JSON array
+  time          TEXT NOT NULL,
+  actor         TEXT NOT NULL
+);
+CREATE INDEX drift_by_version ON drift_measurements(version_id, event_seq);
+
+-- Outcomes observed in production (feedback.recorded): one row per metric.
+CREATE TABLE feedback (
+  event_seq   INTEGER NOT NULL REFERENCES events(seq),
+  version_id  INTEGER NOT NULL REFERENCES versions(id),
+  metric      TEXT NOT NULL,
+  value       REAL NOT NULL,
+  observed_at TEXT NOT NULL,       -- when it was observed (--time), else the event's time
+  environment TEXT,
+  time        TEXT NOT NULL,
+  actor       TEXT NOT NULL,
+  PRIMARY KEY (event_seq, metric)
+);
+CREATE INDEX feedback_by_version ON feedback(version_id, metric, observed_at);
+)sql",
 };
 
 }  // namespace

@@ -6,7 +6,7 @@
 namespace lm {
 
 // The schema version this build writes.
-inline constexpr int k_schema_version = 4;
+inline constexpr int k_schema_version = 5;
 
 // Brings a database to k_schema_version inside one write transaction.
 // Throws Error(data) when the database is newer than this build.

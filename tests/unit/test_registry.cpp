@@ -162,7 +162,8 @@ TEST_CASE("a registry from schema v1 gains the stage tables and keeps its versio
     // What a v1 registry looks like: no stage, approval or gate tables.
     reg.db().exec("DROP TABLE stage_assignments; DROP TABLE stage_history; DROP TABLE approvals; "
                   "DROP TABLE gate_results; DROP INDEX events_by_time; DROP TABLE deployments; "
-                  "DROP TABLE sync_state; DROP TABLE artifact_locations; PRAGMA user_version = 1");
+                  "DROP TABLE sync_state; DROP TABLE artifact_locations; "
+                  "DROP TABLE feedback; DROP TABLE drift_measurements; DROP TABLE profiles; PRAGMA user_version = 1");
   }
   Registry reg = Registry::open(f.location, std::chrono::seconds(1));
   CHECK(schema_version(reg.db()) == k_schema_version);
@@ -176,11 +177,28 @@ TEST_CASE("a registry from schema v2 gains the deployments table", "[registry][s
   {
     Registry reg = f.open();
     register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
-    reg.db().exec("DROP TABLE deployments; DROP TABLE sync_state; DROP TABLE artifact_locations; PRAGMA user_version = 2");
+    reg.db().exec("DROP TABLE deployments; DROP TABLE sync_state; DROP TABLE artifact_locations; "
+                  "DROP TABLE feedback; DROP TABLE drift_measurements; DROP TABLE profiles; PRAGMA user_version = 2");
   }
   Registry reg = Registry::open(f.location, std::chrono::seconds(1));
   CHECK(schema_version(reg.db()) == k_schema_version);
   CHECK(reg.db().query_int("SELECT COUNT(*) FROM deployments") == 0);
+  CHECK(list_versions(reg.db(), "churn").size() == 1);
+}
+
+TEST_CASE("a registry from schema v4 gains the profile, drift and feedback tables", "[registry][schema]") {
+  Fixture f;
+  f.dir.write("a.bin", "a");
+  {
+    Registry reg = f.open();
+    register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
+    reg.db().exec("DROP TABLE feedback; DROP TABLE drift_measurements; DROP TABLE profiles; PRAGMA user_version = 4");
+  }
+  Registry reg = Registry::open(f.location, std::chrono::seconds(1));
+  CHECK(schema_version(reg.db()) == k_schema_version);
+  for (const char* table : {"profiles", "drift_measurements", "feedback"}) {
+    CHECK(reg.db().query_int(std::string("SELECT COUNT(*) FROM ") + table) == 0);
+  }
   CHECK(list_versions(reg.db(), "churn").size() == 1);
 }
 
@@ -190,7 +208,8 @@ TEST_CASE("a registry from schema v3 gains the sync state and artifact location 
   {
     Registry reg = f.open();
     register_version(reg, f.request("churn", f.dir / "a.bin"), nullptr);
-    reg.db().exec("DROP TABLE sync_state; DROP TABLE artifact_locations; PRAGMA user_version = 3");
+    reg.db().exec("DROP TABLE sync_state; DROP TABLE artifact_locations; "
+                  "DROP TABLE feedback; DROP TABLE drift_measurements; DROP TABLE profiles; PRAGMA user_version = 3");
   }
   Registry reg = Registry::open(f.location, std::chrono::seconds(1));
   CHECK(schema_version(reg.db()) == k_schema_version);
