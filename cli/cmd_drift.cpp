@@ -100,6 +100,13 @@ int run_drift(Context& ctx, const DriftOptions& o) {
   }
   if (!o.env.empty()) request.environment = o.env;
   request.options.columns = o.columns;
+  // Thresholds: the flags, else lastmile.yaml's drift: section, else 0.2 and 0.3.
+  if (const PolicyLoad& policy = ctx.policy(); policy.ok()) {
+    request.options.psi_threshold = policy.policy.drift_psi_threshold;
+    request.options.max_share = policy.policy.drift_max_share;
+  } else {
+    ctx.out().warn("lastmile.yaml has problems ('lastmile policy check'); the default thresholds are used");
+  }
   if (o.psi_threshold) request.options.psi_threshold = *o.psi_threshold;
   if (o.max_share) request.options.max_share = *o.max_share;
   request.actor = resolve_actor(ctx.cwd());
@@ -137,11 +144,11 @@ Command drift_command() {
                 ->delimiter(',');
             sub.add_option("--env", o->env, "where the data comes from, e.g. production (drift gates look for it)")
                 ->type_name("ENV");
-            sub.add_option("--psi-threshold", o->psi_threshold, "a column drifts past this PSI (default 0.2)")
+            sub.add_option("--psi-threshold", o->psi_threshold, "a column drifts past this PSI (default: lastmile.yaml's drift.psi_threshold, else 0.2)")
                 ->type_name("X")
                 ->check(CLI::Range(0.0, 1e9));
             sub.add_option("--max-share", o->max_share,
-                           "the data drifts when more than this share of columns do (default 0.3)")
+                           "the data drifts when more than this share of columns do (default: drift.max_share, else 0.3)")
                 ->type_name("X")
                 ->check(CLI::Range(0.0, 1.0));
             sub.add_option("--format", o->format, "text (default), json or md")

@@ -51,6 +51,7 @@ Command fsck_command();
 Command profile_command();
 Command drift_command();
 Command feedback_command();
+Command report_command();
 
 inline std::vector<Command> all_commands() {
   return {init_command(),     register_command(), dataset_command(), annotate_command(), list_command(),
@@ -59,7 +60,7 @@ inline std::vector<Command> all_commands() {
           approve_command(),  rollback_command(), status_command(),  audit_command(),
           deploy_command(),   hooks_command(),    check_ref_command(), ci_command(), checkout_command(), remote_command(),
           push_command(),     pull_command(),     fsck_command(),    profile_command(), drift_command(),
-          feedback_command(),
+          feedback_command(), report_command(),
           completion_command()};
 }
 

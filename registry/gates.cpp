@@ -13,6 +13,7 @@
 #include "registry/core/process.hpp"
 #include "registry/core/units.hpp"
 #include "registry/metadata.hpp"
+#include "registry/monitoring.hpp"
 #include "registry/stages.hpp"
 
 namespace lm {
@@ -303,6 +304,62 @@ GateOutcome file_report(const GateSpec& g, const GateSetting& setting) {
   return o;
 }
 
+// Figures for messages: PSI to four significant digits, shares in percent.
+std::string short_number(double value, const char* format = "%.4g") {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+std::string percent(double share) { return short_number(share * 100, "%.3g") + "%"; }
+
+// The latest drift measurement of the version, preferably of the stage's
+// own data (an environment is named like its stage): passes when at most
+// max_share of its columns have a PSI above max_psi.
+GateOutcome drift_measured(sql::Db& db, const GateSpec& g, const StageSpec& stage, const VersionRecord& v) {
+  GateOutcome o = outcome_for(g, "drift");
+  o.threshold = {{"max_psi", g.max_psi}, {"max_share", g.max_share}};
+  const auto m = latest_drift(db, v.id, stage.name);
+  if (!m) {
+    o.message = "no drift measurement of " + quote(v.ref()) + "; run 'lastmile drift " + v.ref() +
+                " --current FILE --env " + stage.name + "'";
+    return o;
+  }
+  std::size_t compared = 0, drifting = 0;
+  std::string worst;
+  double worst_psi = -1;
+  for (const auto& column : m->columns) {
+    if (!column.is_object() || !column.contains("psi") || !column["psi"].is_number()) continue;
+    const double value = column["psi"].get<double>();
+    ++compared;
+    if (value > g.max_psi) ++drifting;
+    if (value > worst_psi) {
+      worst_psi = value;
+      worst = column.value("name", std::string("?"));
+    }
+  }
+  const std::string when = "measured " + m->time + ", event " + std::to_string(m->event_seq) +
+                           (m->environment == stage.name ? ""
+                            : m->environment         ? ", of data from " + quote(*m->environment)
+                                                     : ", of data from no named environment");
+  if (compared == 0) {
+    o.message = "the drift measurement compared no columns (" + when + ")";
+    return o;
+  }
+  const double share = static_cast<double>(drifting) / static_cast<double>(compared);
+  o.measured = {{"drifted_columns", drifting}, {"columns", compared},     {"drifted_share", share},
+                {"worst_column", worst},       {"max_psi", worst_psi},     {"time", m->time},
+                {"event", m->event_seq},       {"environment", m->environment ? Json(*m->environment) : Json()}};
+  // The share is a ratio of counts and the limit is written in decimal:
+  // 3 of 10 is on a limit of 0.3, whatever the rounding.
+  o.passed = share <= g.max_share + 1e-12;
+  // Worded as 'lastmile drift' reports it.
+  o.message = std::to_string(drifting) + " of " + std::to_string(compared) + " columns (" + percent(share) +
+              ") past PSI " + format_metric(g.max_psi) + (o.passed ? ", at most " : ", more than ") +
+              percent(g.max_share) + "; worst " + quote(worst) + " PSI " + short_number(worst_psi) + "; " + when;
+  return o;
+}
+
 GateOutcome approvals(sql::Db& db, const StageSpec& stage, const VersionRecord& v) {
   GateOutcome o;
   o.kind = "approvals";
@@ -427,6 +484,9 @@ Evaluation evaluate_gates(Registry& registry, const Policy& policy, const StageS
         break;
       case Kind::file:
         o = file_report(g, setting);
+        break;
+      case Kind::drift:
+        o = drift_measured(db, g, stage, v);
         break;
     }
     if (g.kind != Kind::command) {

@@ -17,7 +17,7 @@ namespace lm {
 // The verdict of one gate.
 struct GateOutcome {
   std::string gate;     // "auc >= 0.8", "approvals", "from staging", ...
-  std::string kind;     // metric, no_worse_than, require, max_size, command, file, approvals, from
+  std::string kind;     // metric, no_worse_than, require, max_size, command, file, drift, approvals, from
   bool passed = false;
   std::string message;  // what was found: "auc 0.78 < 0.8", "metric 'auc' is missing"
   Json measured;        // the value compared (null when there was none)

@@ -104,7 +104,7 @@ class Checker {
 const std::set<std::string> k_gate_keys = {"metric", "min",      "max",     "no_worse_than",
                                            "tolerance", "better", "require", "max_size",
                                            "command", "timeout", "file",    "pointer",
-                                           "equals"};
+                                           "equals",    "drift"};
 
 void parse_metric_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vector<GateSpec>& out) {
   const auto metric = c.text(node["metric"], "metric");
@@ -249,6 +249,38 @@ void parse_file_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vecto
   out.push_back(g);
 }
 
+// A PSI limit is a number from 0 up; a share, a number from 0 to 1.
+std::optional<double> drift_limit(Checker& c, const YAML::Node& node, const std::string& what, bool share) {
+  const auto value = c.number(node, what);
+  if (!value) return std::nullopt;
+  if (*value < 0 || (share && *value > 1)) {
+    c.problem(node, what + (share ? " must be a share from 0 to 1" : " must not be negative") + ", got " +
+                        Checker::describe(node));
+    return std::nullopt;
+  }
+  return value;
+}
+
+// {drift: {max_psi: 0.2, max_share: 0.3}}; what it leaves out comes from
+// the policy's drift: section, so that the gate and 'lastmile drift' agree.
+void parse_drift_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vector<GateSpec>& out,
+                      const Policy& defaults) {
+  g.kind = GateSpec::Kind::drift;
+  g.max_psi = defaults.drift_psi_threshold;
+  g.max_share = defaults.drift_max_share;
+  const YAML::Node settings = node["drift"];
+  // `- drift:` with nothing after it takes every default.
+  if (!settings.IsNull() && c.check_mapping(settings, {"max_psi", "max_share"}, "a drift gate")) {
+    if (settings["max_psi"]) {
+      g.max_psi = drift_limit(c, settings["max_psi"], "max_psi of the drift gate", false).value_or(g.max_psi);
+    }
+    if (settings["max_share"]) {
+      g.max_share = drift_limit(c, settings["max_share"], "max_share of the drift gate", true).value_or(g.max_share);
+    }
+  }
+  out.push_back(g);
+}
+
 // The keys each kind of gate takes, by the key that names the kind, in the
 // order parse_gate() recognises the kinds.
 const std::vector<std::pair<std::string, std::set<std::string>>>& kind_keys() {
@@ -257,6 +289,7 @@ const std::vector<std::pair<std::string, std::set<std::string>>>& kind_keys() {
       {"require", {"require"}},
       {"command", {"command", "timeout"}},
       {"file", {"file", "pointer", "equals", "min", "max"}},
+      {"drift", {"drift"}},
       {"max_size", {"max_size"}},
   };
   return keys;
@@ -276,7 +309,7 @@ void check_kind_keys(Checker& c, const YAML::Node& node) {
   }
 }
 
-void parse_gate(Checker& c, const YAML::Node& node, std::vector<GateSpec>& out) {
+void parse_gate(Checker& c, const YAML::Node& node, std::vector<GateSpec>& out, const Policy& defaults) {
   if (!c.check_mapping(node, k_gate_keys, "a gate")) return;
   check_kind_keys(c, node);
   GateSpec g;
@@ -286,6 +319,7 @@ void parse_gate(Checker& c, const YAML::Node& node, std::vector<GateSpec>& out) 
   if (node["require"]) return parse_require_gate(c, node, g, out);
   if (node["command"]) return parse_command_gate(c, node, g, out);
   if (node["file"]) return parse_file_gate(c, node, g, out);
+  if (node["drift"]) return parse_drift_gate(c, node, g, out, defaults);
   if (node["max_size"]) {
     g.kind = GateSpec::Kind::max_size;
     const auto size = parse_size(node["max_size"].IsScalar() ? node["max_size"].Scalar() : "");
@@ -297,7 +331,7 @@ void parse_gate(Checker& c, const YAML::Node& node, std::vector<GateSpec>& out) 
     out.push_back(g);
     return;
   }
-  c.problem(node, "unknown gate kind: a gate has metric, require, max_size, command or file");
+  c.problem(node, "unknown gate kind: a gate has metric, require, max_size, command, file or drift");
 }
 
 void parse_approvals(Checker& c, const YAML::Node& node, StageSpec& s) {
@@ -317,7 +351,7 @@ void parse_approvals(Checker& c, const YAML::Node& node, StageSpec& s) {
   }
 }
 
-StageSpec parse_stage(Checker& c, const YAML::Node& node) {
+StageSpec parse_stage(Checker& c, const YAML::Node& node, const Policy& defaults) {
   StageSpec s;
   s.line = node.Mark().line + 1;
   if (!c.check_mapping(node, {"name", "from", "gates", "approvals"}, "a stage")) return s;
@@ -336,7 +370,7 @@ StageSpec parse_stage(Checker& c, const YAML::Node& node) {
     if (!node["gates"].IsSequence()) {
       c.problem(node["gates"], "gates must be a list");
     } else {
-      for (const auto& gate : node["gates"]) parse_gate(c, gate, s.gates);
+      for (const auto& gate : node["gates"]) parse_gate(c, gate, s.gates, defaults);
     }
   }
   if (node["approvals"]) parse_approvals(c, node["approvals"], s);
@@ -479,6 +513,8 @@ std::string GateSpec::name() const {
     }
     case Kind::file:
       return "file " + file + " " + pointer;
+    case Kind::drift:
+      return "drift: at most " + num(max_share * 100) + "% of columns with PSI > " + num(max_psi);
   }
   return "gate";
 }
@@ -561,6 +597,19 @@ static void parse_git(Checker& c, const YAML::Node& node, Policy& policy) {
   if (node["tags"]) policy.git_tags = c.boolean(node["tags"], "git.tags").value_or(false);
 }
 
+// The drift: settings: the defaults of 'lastmile drift' and drift gates.
+static void parse_drift_settings(Checker& c, const YAML::Node& node, Policy& policy) {
+  if (!c.check_mapping(node, {"psi_threshold", "max_share"}, "drift")) return;
+  if (node["psi_threshold"]) {
+    policy.drift_psi_threshold = drift_limit(c, node["psi_threshold"], "drift.psi_threshold", false)
+                                     .value_or(policy.drift_psi_threshold);
+  }
+  if (node["max_share"]) {
+    policy.drift_max_share =
+        drift_limit(c, node["max_share"], "drift.max_share", true).value_or(policy.drift_max_share);
+  }
+}
+
 PolicyLoad parse_policy(std::string_view text, const std::filesystem::path& source) {
   PolicyLoad load;
   load.policy.path = source;
@@ -584,15 +633,17 @@ static void parse_into(PolicyLoad& load, std::string_view text, const std::strin
     c.problem(1, 1, file + " must be a mapping with a 'stages' list");
     return;
   }
-  c.check_mapping(root, {"stages", "deploy", "git"}, file);
+  c.check_mapping(root, {"stages", "deploy", "git", "drift"}, file);
   if (root["deploy"]) parse_deploy(c, root["deploy"], load.policy, file);
   if (root["git"]) parse_git(c, root["git"], load.policy);
+  // Before the stages: drift gates take their defaults from it.
+  if (root["drift"]) parse_drift_settings(c, root["drift"], load.policy);
   const YAML::Node list = root["stages"];
   if (!list || !list.IsSequence() || list.size() == 0) {
     c.problem(list ? list : root, "'stages' must be a list of at least one stage");
     return;
   }
-  for (const auto& node : list) load.policy.stages.push_back(parse_stage(c, node));
+  for (const auto& node : list) load.policy.stages.push_back(parse_stage(c, node, load.policy));
   check_graph(c, list, load.policy.stages);
   check_directions(c, list, load.policy.stages);
 }
@@ -656,6 +707,12 @@ stages:
     #   - {metric: auc, no_worse_than: incumbent, tolerance: 0.005}
     #   - {command: ["./scripts/smoke.sh"], timeout: 300}   # argv, never a shell string
     #   - {file: reports/validation.json, pointer: /success, equals: true}
+    #   - {drift: {max_psi: 0.2, max_share: 0.3}}   # latest 'lastmile drift --env production'
+
+# What 'lastmile drift' calls drift, and the defaults of drift gates: a
+# column drifts past this PSI, the data when more than this share of its
+# columns drift.
+# drift: {psi_threshold: 0.2, max_share: 0.3}
 )yaml";
 }
 

@@ -20,7 +20,7 @@ namespace lm {
 enum class Better { higher, lower };
 
 struct GateSpec {
-  enum class Kind { metric_min, metric_max, no_worse_than, require, max_size, command, file };
+  enum class Kind { metric_min, metric_max, no_worse_than, require, max_size, command, file, drift };
   Kind kind = Kind::metric_min;
   int line = 0;  // 1-based position in lastmile.yaml (0 for built-in)
   int column = 0;
@@ -36,6 +36,11 @@ struct GateSpec {
   std::string pointer;                // file: JSON pointer
   std::optional<Json> equals;         // file: the value it must equal
   std::optional<double> min, max;     // file: numeric bounds
+  // drift: a column drifts when its PSI in the latest measurement is above
+  // max_psi; the gate passes when at most max_share of the columns drift.
+  // Unset in the gate, they come from the policy's drift: section.
+  double max_psi = 0.2;
+  double max_share = 0.3;
 
   // A short name for reports: "auc >= 0.8", "command ./smoke.sh", ...
   std::string name() const;
@@ -60,6 +65,11 @@ struct Policy {
   // `git: {tags: true}`: registrations and promotions are mirrored as git
   // tags (registry/tags.hpp).
   bool git_tags = false;
+  // `drift: {psi_threshold: 0.2, max_share: 0.3}`: what 'lastmile drift'
+  // calls drift (a column past the PSI, the data past the share of drifting
+  // columns) unless told otherwise, and the defaults of drift gates.
+  double drift_psi_threshold = 0.2;
+  double drift_max_share = 0.3;
 
   const StageSpec* stage(const std::string& name) const;
   // The stages' names, first to last.

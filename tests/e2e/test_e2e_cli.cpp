@@ -18,7 +18,7 @@ const std::vector<std::string> k_commands = {
     "init",    "register", "dataset", "annotate", "list", "show",     "lineage", "diff",  "history",
     "verify",  "policy",   "gate",    "promote", "approve", "rollback", "status", "audit",
     "deploy",  "hooks",    "check-ref", "ci", "checkout", "completion", "remote", "push", "pull", "fsck",
-    "profile", "drift", "feedback"};
+    "profile", "drift", "feedback", "report"};
 
 // The words that run a command: dataset's one verb is "dataset register".
 std::vector<std::string> command_words(const std::string& cmd) {
@@ -118,7 +118,8 @@ TEST_CASE("every command refuses an unknown flag with exit 64", "[e2e][cli]") {
       {"rollback", {"churn", "--stage", "production", "--reason", "r"}},
       {"deploy", {"churn", "-t", "kubernetes"}}, {"check-ref", {"churn@v1.0.0"}}, {"completion", {"bash"}},
       {"ci", {"github"}}, {"remote", {"origin", "/tmp/x.git"}}, {"profile", {"churn"}},
-      {"drift", {"churn", "--current", "c.csv"}}, {"feedback", {"churn", "--metric", "a=1"}}};
+      {"drift", {"churn", "--current", "c.csv"}}, {"feedback", {"churn", "--metric", "a=1"}},
+      {"report", {"churn"}}};
   for (const auto& cmd : k_commands) {
     INFO(cmd);
     std::vector<std::string> args = command_words(cmd);

@@ -124,13 +124,22 @@ TEST_CASE("drift: a resample passes with exit 0, a shift is detected with exit 1
   CHECK(r.rc == 0);
   CHECK_THAT(r.out, Catch::EndsWith("0 of 1 columns (0%) past PSI 5; limit 30%: no drift\n"));
 
+  // lastmile.yaml's drift: section sets the project's thresholds; a flag wins.
+  sb.write("lastmile.yaml", "drift: {psi_threshold: 5, max_share: 0.3}\nstages:\n  - name: sandbox\n");
+  r = sb.run({"drift", "churn@0.1.0", "--current", "shifted.csv"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::EndsWith("0 of 3 columns (0%) past PSI 5; limit 30%: no drift\n"));
+  r = sb.run({"drift", "churn@0.1.0", "--current", "shifted.csv", "--psi-threshold", "0.2"});
+  CHECK(r.rc == 1);
+  sb.write("lastmile.yaml", "stages:\n  - name: sandbox\n");
+
   // Markdown for a job summary.
   r = sb.run({"drift", "churn@0.1.0", "--current", "same.csv", "--format", "md"});
   CHECK(r.rc == 0);
   CHECK_THAT(r.out, Catch::StartsWith("### Drift of churn@0.1.0\n"));
   CHECK_THAT(r.out, Catch::Contains("| age | numeric |"));
 
-  CHECK(events_of(sb, "drift.measured") == 5);
+  CHECK(events_of(sb, "drift.measured") == 7);
   const std::string history = sb.run({"history", "churn"}).out;
   CHECK_THAT(history, Catch::Contains("DRIFT in 3 of 3 columns of shifted.csv from production"));
   CHECK_THAT(history, Catch::Contains("no drift: 0 of 3 columns of same.csv"));

@@ -36,7 +36,7 @@ TEST_CASE("policy check reports every problem and exits 78", "[e2e][policy][bad-
         "lastmile.yaml:6:28: min of 'auc' must be a number, got 'high'\n"
         "lastmile.yaml:7:19: a command gate is an argv list such as [\"./smoke.sh\", \"--fast\"], not a "
         "string: it never runs through a shell\n"
-        "lastmile.yaml:8:9: unknown gate kind: a gate has metric, require, max_size, command or file\n"
+        "lastmile.yaml:8:9: unknown gate kind: a gate has metric, require, max_size, command, file or drift\n"
         "lastmile.yaml:8:10: unknown key 'frobnicate' in a gate\n"
         "lastmile.yaml:10:11: stage 'production' comes from unknown stage 'nowhere'\n");
   CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: 'lastmile.yaml' is not a valid policy: 5 problems\n"

@@ -170,7 +170,7 @@ TEST_CASE("yaml_quote reads back as exactly the text it was given", "[deploy]") 
   }
 }
 
-TEST_CASE("yaml-cpp reads \\N as a raw byte, but \\u0085 as U+0085", "[deploy]") {
+TEST_CASE("yaml-cpp reads the escape backslash-N as a raw byte, but backslash-u0085 as U+0085", "[deploy]") {
   // Not lastmile's doing, but why the round trip above leaves U+0085 out: a
   // YAML 1.2 reader (Kubernetes, PyYAML) reads yaml_quote's "\N" as U+0085.
   CHECK(yaml_quote(k_nel) == R"("\N")");

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "deploy/monitor.hpp"
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/gates.hpp"
@@ -724,4 +725,127 @@ TEST_CASE("evaluation_json carries the version, verdict and every gate", "[gates
   CHECK(j.at("gates")[2].at("output") == "fine\n");
   // Without an incumbent it is null.
   CHECK(evaluation_json(f.evaluate(p, "staging", v)).at("incumbent").is_null());
+}
+
+namespace {
+
+// Ten numeric columns c0..c9 holding 1..200; the first `shifted` columns
+// moved past the reference's range, so each of them has a PSI far above
+// any threshold and the others exactly 0.
+std::string ten_columns(int shifted) {
+  std::ostringstream out;
+  for (int c = 0; c < 10; ++c) out << (c ? "," : "") << 'c' << c;
+  out << '\n';
+  for (int row = 1; row <= 200; ++row) {
+    for (int c = 0; c < 10; ++c) out << (c ? "," : "") << row + (c < shifted ? 1000 : 0);
+    out << '\n';
+  }
+  return out.str();
+}
+
+// A version with a reference profile, measured through deploy/ as
+// 'lastmile drift' does.
+struct DriftFixture : Fixture {
+  VersionRecord v = add("churn");
+  int files = 0;
+
+  DriftFixture() {
+    deploy::ProfileRequest request;
+    request.ref = parse_ref(v.ref());
+    request.data = deploy::DataFile{dir.write("train.csv", ten_columns(0)), "train.csv"};
+    request.actor = "ada";
+    deploy::record_profile(reg, request);
+  }
+
+  std::int64_t measure(int shifted, const std::optional<std::string>& environment) {
+    deploy::DriftRequest request;
+    request.ref = parse_ref(v.ref());
+    const std::string name = "current" + std::to_string(files++) + ".csv";
+    request.current = deploy::DataFile{dir.write(name, ten_columns(shifted)), name};
+    request.environment = environment;
+    request.actor = "ada";
+    return deploy::record_drift(reg, request).event_seq;
+  }
+
+  GateOutcome drift_gate(const std::string& gate, const std::string& extra = "") {
+    const Evaluation e = evaluate(policy_of(staging_with({gate}) + extra), "staging", v);
+    const auto drift = of_kind(e, "drift");
+    REQUIRE(drift.size() == 1);
+    return drift[0];
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a drift gate without a measurement fails and says what to run", "[gates][drift]") {
+  DriftFixture f;
+  const GateOutcome o = f.drift_gate("{drift: {}}");
+  CHECK_FALSE(o.passed);
+  CHECK(o.gate == "drift: at most 30% of columns with PSI > 0.2");
+  CHECK(o.line == 6);
+  CHECK(o.message == "no drift measurement of '" + f.v.ref() + "'; run 'lastmile drift " + f.v.ref() +
+                         " --current FILE --env staging'");
+  CHECK(o.measured.is_null());
+  CHECK(o.threshold == Json{{"max_psi", 0.2}, {"max_share", 0.3}});
+}
+
+TEST_CASE("a drift gate passes up to max_share of drifting columns, not past it", "[gates][drift]") {
+  DriftFixture f;
+  const std::int64_t on_limit = f.measure(3, "staging");
+  GateOutcome o = f.drift_gate("{drift: {}}");
+  INFO(o.message);
+  CHECK(o.passed);  // 3 of 10 is on the limit of 0.3
+  CHECK_THAT(o.message, Catch::StartsWith("3 of 10 columns (30%) past PSI 0.2, at most 30%; worst 'c0' PSI "));
+  CHECK_THAT(o.message, Catch::EndsWith("event " + std::to_string(on_limit)));
+  CHECK_THAT(o.message, !Catch::Contains("of data from"));
+  CHECK(o.measured.at("drifted_columns") == 3);
+  CHECK(o.measured.at("columns") == 10);
+  CHECK(o.measured.at("worst_column") == "c0");
+  CHECK(o.measured.at("max_psi").get<double>() > 1);
+  CHECK(o.measured.at("event") == on_limit);
+  CHECK(o.measured.at("environment") == "staging");
+  CHECK_FALSE(f.drift_gate("{drift: {max_share: 0.29}}").passed);
+  // A PSI limit above every column's: nothing drifts.
+  o = f.drift_gate("{drift: {max_psi: 1000, max_share: 0}}");
+  CHECK(o.passed);
+  CHECK_THAT(o.message, Catch::StartsWith("0 of 10 columns (0%) past PSI 1000, at most 0%;"));
+
+  const std::int64_t past = f.measure(4, "staging");
+  o = f.drift_gate("{drift: {}}");
+  CHECK_FALSE(o.passed);
+  CHECK_THAT(o.message, Catch::StartsWith("4 of 10 columns (40%) past PSI 0.2, more than 30%;"));
+  CHECK(o.measured.at("event") == past);
+  // A gate leaving max_share out takes it from the policy's drift: section.
+  CHECK(f.drift_gate("{drift: {}}", "drift: {max_share: 0.5}\n").passed);
+  CHECK_FALSE(f.drift_gate("{drift: {max_share: 0.3}}", "drift: {max_share: 0.5}\n").passed);
+}
+
+TEST_CASE("a drift gate uses the latest measurement, of the stage's data when there is one", "[gates][drift]") {
+  DriftFixture f;
+  f.measure(5, std::nullopt);
+  GateOutcome o = f.drift_gate("{drift: {}}");
+  CHECK_FALSE(o.passed);
+  CHECK_THAT(o.message, Catch::Contains("of data from no named environment"));
+
+  const std::int64_t clean = f.measure(0, "staging");
+  o = f.drift_gate("{drift: {}}");
+  CHECK(o.passed);
+  CHECK(o.measured.at("event") == clean);
+  // Later drifted data from elsewhere does not count while the stage has its own.
+  f.measure(10, "production");
+  o = f.drift_gate("{drift: {}}");
+  CHECK(o.passed);
+  CHECK(o.measured.at("event") == clean);
+  // A later drifted measurement of the stage's data blocks again.
+  f.measure(6, "staging");
+  CHECK_FALSE(f.drift_gate("{drift: {}}").passed);
+}
+
+TEST_CASE("a drift gate falls back to data from another environment and names it", "[gates][drift]") {
+  DriftFixture f;
+  const std::int64_t seq = f.measure(1, "production");
+  const GateOutcome o = f.drift_gate("{drift: {}}");
+  CHECK(o.passed);
+  CHECK(o.measured.at("event") == seq);
+  CHECK_THAT(o.message, Catch::EndsWith("event " + std::to_string(seq) + ", of data from 'production'"));
 }

@@ -180,3 +180,96 @@ TEST_CASE("git: {tags: true} turns tags on, anything else there is a problem", "
   CHECK(problems_of(parse(stages + "git:\n  tag: true\n")) == "4:3: unknown key 'tag' in git\n");
   CHECK(problems_of(parse(stages + "git: true\n")) == "3:6: git must be a mapping of keys to values\n");
 }
+
+TEST_CASE("a drift gate takes max_psi and max_share, each with a default", "[policy][drift]") {
+  const PolicyLoad load = parse("stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n"
+                                "      - {drift: {max_psi: 0.1, max_share: 0.5}}\n"
+                                "      - {drift: {max_psi: 0.25}}\n"
+                                "      - {drift: {}}\n"
+                                "      - drift:\n");
+  INFO(problems_of(load));
+  REQUIRE(load.ok());
+  const auto& gates = load.policy.stages[1].gates;
+  REQUIRE(gates.size() == 4);
+  CHECK(gates[0].kind == GateSpec::Kind::drift);
+  CHECK(gates[0].max_psi == 0.1);
+  CHECK(gates[0].max_share == 0.5);
+  CHECK(gates[0].line == 6);
+  CHECK(gates[1].max_psi == 0.25);
+  CHECK(gates[1].max_share == 0.3);
+  for (const auto* g : {&gates[2], &gates[3]}) {
+    CHECK(g->kind == GateSpec::Kind::drift);
+    CHECK(g->max_psi == 0.2);
+    CHECK(g->max_share == 0.3);
+  }
+  CHECK(gates[0].name() == "drift: at most 50% of columns with PSI > 0.1");
+  CHECK(gates[2].name() == "drift: at most 30% of columns with PSI > 0.2");
+  // Drift gates say nothing about which way a metric improves.
+  CHECK(load.policy.metric_directions().empty());
+}
+
+TEST_CASE("drift gate problems are placed on the value at fault", "[policy][drift]") {
+  const auto p = [](const std::string& gate) {
+    return problems_of(parse("stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n      - " + gate + "\n"));
+  };
+  CHECK(p("{drift: {max_psi: -0.1}}") == "6:27: max_psi of the drift gate must not be negative, got '-0.1'\n");
+  CHECK(p("{drift: {max_share: 1.5}}") == "6:29: max_share of the drift gate must be a share from 0 to 1, got '1.5'\n");
+  CHECK(p("{drift: {max_share: lots}}") == "6:29: max_share of the drift gate must be a number, got 'lots'\n");
+  CHECK(p("{drift: {psi: 0.2}}") == "6:18: unknown key 'psi' in a drift gate\n");
+  CHECK(p("{drift: 0.2}") == "6:17: a drift gate must be a mapping of keys to values\n");
+  CHECK(p("{drift: {}, timeout: 5}") == "6:21: key 'timeout' does not belong in a drift gate\n");
+  CHECK(p("{drift: {max_psi: .inf}}") == "6:27: max_psi of the drift gate must be a number, got '.inf'\n");
+  // The bounds themselves are allowed.
+  CHECK(p("{drift: {max_psi: 0, max_share: 1}}").empty());
+  CHECK(p("{drift: {max_share: 0}}").empty());
+}
+
+TEST_CASE("drift: settings give lastmile drift and drift gates their defaults", "[policy][drift]") {
+  const std::string stages =
+      "stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n"
+      "      - {drift: {}}\n      - {drift: {max_share: 0.1}}\n";
+  const Policy plain = parse(stages).policy;
+  CHECK(plain.drift_psi_threshold == 0.2);
+  CHECK(plain.drift_max_share == 0.3);
+  const PolicyLoad set = parse(stages + "drift:\n  psi_threshold: 0.15\n  max_share: 0.5\n");
+  INFO(problems_of(set));
+  REQUIRE(set.ok());
+  CHECK(set.policy.drift_psi_threshold == 0.15);
+  CHECK(set.policy.drift_max_share == 0.5);
+  // A gate takes what it leaves out from drift:, whichever comes first in the file.
+  const auto& gates = set.policy.stages[1].gates;
+  CHECK(gates[0].max_psi == 0.15);
+  CHECK(gates[0].max_share == 0.5);
+  CHECK(gates[1].max_psi == 0.15);
+  CHECK(gates[1].max_share == 0.1);
+  const PolicyLoad first = parse("drift: {psi_threshold: 0.4}\n" + stages);
+  REQUIRE(first.ok());
+  CHECK(first.policy.stages[1].gates[0].max_psi == 0.4);
+
+  const std::string one = "stages:\n  - name: sandbox\n";
+  CHECK(problems_of(parse(one + "drift:\n  psi_threshold: -1\n")) ==
+        "4:18: drift.psi_threshold must not be negative, got '-1'\n");
+  CHECK(problems_of(parse(one + "drift:\n  max_share: 2\n")) ==
+        "4:14: drift.max_share must be a share from 0 to 1, got '2'\n");
+  CHECK(problems_of(parse(one + "drift:\n  threshold: 0.2\n")) == "4:3: unknown key 'threshold' in drift\n");
+  CHECK(problems_of(parse(one + "drift: 0.2\n")) == "3:8: drift must be a mapping of keys to values\n");
+  CHECK(problems_of(parse(one + "drifts: {}\n")) == "3:1: unknown key 'drifts' in lastmile.yaml\n");
+}
+
+TEST_CASE("the example policy shows the drift gate and settings, commented", "[policy][drift]") {
+  const std::string text = example_policy();
+  CHECK_THAT(text, Catch::Contains("#   - {drift: {max_psi: 0.2, max_share: 0.3}}"));
+  CHECK_THAT(text, Catch::Contains("# drift: {psi_threshold: 0.2, max_share: 0.3}"));
+  // Uncommented, both parse.
+  std::string uncommented = text;
+  for (const std::string from : {"    #   - {drift:", "# drift: {"}) {
+    const auto at = uncommented.find(from);
+    REQUIRE(at != std::string::npos);
+    uncommented.replace(at, from.size(), from[0] == '#' ? "drift: {" : "    gates:\n      - {drift:");
+  }
+  const PolicyLoad load = parse(uncommented);
+  INFO(uncommented << problems_of(load));
+  REQUIRE(load.ok());
+  CHECK(load.policy.stage("production")->gates.size() == 1);
+  CHECK(load.policy.drift_max_share == 0.3);
+}
