@@ -433,6 +433,39 @@ TEST_CASE("sync: a pushed registry pulled into another clone is the same registr
         "refs/heads/main\nrefs/lastmile/log");
 }
 
+TEST_CASE("sync: profiles, drift measurements and feedback travel with the log", "[e2e][sync][drift]") {
+  Team team;
+  Member& ada = team.join("ada");
+  Member& bob = team.join("bob");
+  std::string train = "age,city\n", shifted = "age,city\n";
+  for (int i = 0; i < 400; ++i) {
+    train += std::to_string(20 + i % 40) + "," + (i % 2 ? "paris" : "lyon") + "\n";
+    shifted += std::to_string(50 + i % 40) + ",nice\n";
+  }
+  ada.write("train.csv", train);
+  ada.ok({"dataset", "register", "customers", "train.csv", "-q"});
+  ada.ok({"profile", "customers@0.1.0", "-q"});
+  ada.write("model.bin", "weights");
+  ada.ok({"register", "churn", "model.bin", "--input", "customers@0.1.0", "-q"});
+  ada.write("today.csv", shifted);
+  CHECK(ada.run({"drift", "churn@0.1.0", "--current", "today.csv", "--env", "production"}).rc == 1);
+  ada.ok({"feedback", "churn@0.1.0", "--metric", "accuracy=0.8", "--time", "2026-12-01"});
+  ada.ok({"push"});
+
+  bob.ok({"pull"});
+  CHECK(bob.history_ids() == ada.history_ids());
+  CHECK(bob.ok({"fsck"}).out == "tables match the log\n");
+  CHECK(bob.json_of({"report", "churn"}) == ada.json_of({"report", "churn"}));
+  // The profile came through the log: bob measures drift without the
+  // training data, which he never fetched.
+  bob.write("today.csv", shifted);
+  CHECK(bob.run({"drift", "churn@0.1.0", "--current", "today.csv"}).rc == 1);
+  bob.ok({"push"});
+  ada.ok({"pull"});
+  CHECK(ada.history_ids() == bob.history_ids());
+  ada.ok({"audit", "verify"});
+}
+
 TEST_CASE("sync: divergent clones both publish, and end with one log", "[e2e][sync]") {
   Team team;
   Member& ann = team.join("ann");
