@@ -107,7 +107,9 @@ std::string text_at(double x, double y, const char* anchor, const std::string& t
 // A line chart of `c.points` over time with the reference as a dashed
 // horizontal line. `first`/`last` label the time axis.
 std::string svg_chart(const Chart& c, const std::string& first, const std::string& last) {
-  const auto [lo, hi] = y_range(c);
+  // Named copies: clang 14 cannot capture structured bindings.
+  const auto range = y_range(c);
+  const double lo = range.first, hi = range.second;
   double x0 = c.points.front().x, x1 = x0;
   for (const auto& p : c.points) x0 = std::min(x0, p.x), x1 = std::max(x1, p.x);
   const auto px = [&](double x) { return x1 > x0 ? k_left + (x - x0) / (x1 - x0) * (k_right - k_left) : (k_left + k_right) / 2; };
