@@ -143,6 +143,24 @@ run status churn
 "$lastmile" status --json | grep -q '"stale": true' && fail "status still flags prod-eu"
 [ "$("$lastmile" show churn@production --json | awk -F'"' '/"version":/ { print $4; exit }')" = 0.2.0 ] ||
   fail "production does not hold 0.2.0 after the rollback"
+
+# After deployment it is watched: a profile of the data it was trained on,
+# today's traffic compared with it (exit 1: drift, time to retrain), and
+# what the business observed, beside what the model scored offline.
+write_rows() {  # write_rows FILE ROWS SHIFT
+  awk -v rows="$2" -v shift="$3" 'BEGIN {
+    srand(rows); print "tenure_months,monthly_spend,plan"
+    for (i = 0; i < rows; i++) printf "%d,%.2f,%s\n", 1 + int(rand() * 48) + shift, 20 + rand() * 60 + shift, (rand() < 0.5 + shift / 40 ? "basic" : "pro")
+  }' > "$1"
+}
+write_rows train.csv 5000 0
+write_rows traffic.csv 2000 12
+run profile churn@0.2.0 --data train.csv
+step "lastmile drift churn@production --current traffic.csv --env production"
+if "$lastmile" drift churn@production --current traffic.csv --env production; then fail "drift missed the shift"; fi
+run feedback churn@production --metric auc=0.84 --env production --time 2026-12-01
+run report churn
+"$lastmile" report churn --json | grep -q '"degraded": true' || fail "report did not flag the lower live auc"
 run audit verify
 
 # The team shares the registry with no server: the log through a git remote
