@@ -69,15 +69,6 @@ void print_text(const Output& out, const deploy::DriftRecordResult& r) {
   out.line(verdict(r));
 }
 
-std::string markdown_cell(const std::string& text) {
-  std::string out;
-  for (const char ch : printable(text)) {
-    if (ch == '|') out += "\\|";
-    else out += ch;
-  }
-  return out;
-}
-
 void print_markdown(const Output& out, const deploy::DriftRecordResult& r) {
   std::string md = "### Drift of " + markdown_cell(r.version.ref()) + "\n\n" + markdown_cell(heading(r)) + "\n\n" +
                    "| column | type | PSI | KS | drifted | note |\n|---|---|---:|---:|:---:|---|\n";

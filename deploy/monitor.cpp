@@ -4,6 +4,7 @@
 
 #include "registry/core/clock.hpp"
 #include "registry/core/error.hpp"
+#include "registry/core/sha256.hpp"
 #include "registry/deployments.hpp"
 #include "registry/events.hpp"
 #include "registry/lineage.hpp"
@@ -64,24 +65,36 @@ ProfileRecord record_profile(Registry& registry, const ProfileRequest& request) 
   ProfileRecord out;
   out.version = resolve(db, request.ref);
   ProfileOptions options = request.options;
+  Sha256 hash;
+  options.table.hash = &hash;
   std::filesystem::path path;
+  std::optional<ManifestEntry> registered;  // the version's own file, when that is profiled
   if (request.data) {
     path = request.data->path;
     out.source = request.data->recorded_as;
-    out.data_sha256 = hash_file(path, nullptr).sha256;
   } else {
-    const auto [stored, entry] = own_file(registry, out.version);
+    auto [stored, entry] = own_file(registry, out.version);
     path = stored;
     out.source = "stored";
     if (!options.table.format) options.table.format = table_format_for(entry.path);
-    out.data_sha256 = hash_file(path, nullptr).sha256;
-    if (out.data_sha256 != entry.sha256) {
-      throw Error(ExitCode::data, quote(out.version.ref()) + "'s file " + quote(entry.path) +
-                                      " no longer has its registered bytes",
-                  "'lastmile verify " + out.version.ref() + "' shows what changed");
-    }
+    registered = std::move(entry);
   }
-  out.profile = profile_table(path, options);
+  const auto changed = [&] {
+    return Error(ExitCode::data, quote(out.version.ref()) + "'s file " + quote(registered->path) +
+                                     " no longer has its registered bytes",
+                 "'lastmile verify " + out.version.ref() + "' shows what changed");
+  };
+  try {
+    out.profile = profile_table(path, options);
+  } catch (const Error& e) {
+    // Stored bytes that no longer parse: say that they changed, not how.
+    if (registered && e.code() == ExitCode::data && hash_file(path, nullptr).sha256 != registered->sha256) {
+      throw changed();
+    }
+    throw;
+  }
+  out.data_sha256 = hash.hex_final();
+  if (registered && out.data_sha256 != registered->sha256) throw changed();
   Json payload = base_payload(out.version);
   payload["data_sha256"] = out.data_sha256;
   payload["source"] = out.source;
@@ -94,13 +107,7 @@ std::pair<VersionRecord, StoredProfile> profile_for(sql::Db& db, const VersionRe
   if (auto own = latest_profile(db, v.id)) return {v, std::move(*own)};
   for (const auto& edge : edges_from(db, v.id)) {
     if (edge.relation != "input") continue;
-    if (auto theirs = latest_profile(db, edge.to)) {
-      auto input = db.prepare(
-          "SELECT m.name, v.version_key FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?");
-      input.bind(1, edge.to);
-      input.step();
-      return {*find_version(db, input.text(0), input.text(1)), std::move(*theirs)};
-    }
+    if (auto theirs = latest_profile(db, edge.to)) return {versions_by_ids(db, {edge.to}).at(0), std::move(*theirs)};
   }
   throw Error(ExitCode::not_found, quote(v.ref()) + " has no reference profile, nor has any dataset it was made from",
               "record one: lastmile profile " + v.ref() + " --data TRAINING_DATA (or profile its input dataset)");
@@ -117,8 +124,10 @@ DriftRecordResult record_drift(Registry& registry, const DriftRequest& request) 
   const Profile profile = profile_from_json(stored.profile, "the profile of " + owner.ref());
   DriftOptions options = request.options;
   if (request.reference) options.reference = request.reference->path;
-  out.data_sha256 = hash_file(request.current.path, nullptr).sha256;
+  Sha256 hash;
+  options.table.hash = &hash;
   out.result = measure_drift(profile, request.current.path, options);
+  out.data_sha256 = hash.hex_final();
   Json payload = base_payload(out.version);
   payload["profile_of"] = out.profile_of;
   payload["data"] = request.current.recorded_as;

@@ -196,11 +196,11 @@ std::string monitor_report_markdown(const MonitorReport& r) {
   std::string out = "### Monitoring report: `" + r.name + "`\n\n";
   out += count_of(r.versions.size(), "version") + ", " +
          (degraded.empty() ? std::string("none degraded") : "**" + std::to_string(degraded.size()) + " degraded**");
-  if (r.options.environment) out += ", environment " + md_cell(*r.options.environment);
+  if (r.options.environment) out += ", environment " + markdown_cell(*r.options.environment);
   out += " (a live metric worse than its offline value by more than " + format_metric(r.options.margin) + ").\n";
   for (const auto& v : r.versions) {
     out += "\n#### `" + v.version.ref() + "`";
-    for (const auto& s : v.stages) out += " · " + md_cell(s);
+    for (const auto& s : v.stages) out += " · " + markdown_cell(s);
     if (v.degraded()) out += " · ⚠️ **degraded**";
     out += "\n\n";
     if (v.metrics.empty()) {
@@ -211,7 +211,7 @@ std::string monitor_report_markdown(const MonitorReport& r) {
       for (const auto& m : v.metrics) {
         std::string change = m.change ? signed_number(*m.change) : "";
         if (m.degraded) change += " ❌";
-        out += "| " + md_cell(m.key) + " | " + better_name(m.better) + " | " + optional_number(m.offline) + " | " +
+        out += "| " + markdown_cell(m.key) + " | " + better_name(m.better) + " | " + optional_number(m.offline) + " | " +
                optional_number(m.live) + " | " + change + " | " + std::to_string(m.feedback.size()) + " | " +
                (m.feedback.empty() ? "-" : short_time(m.feedback.back().observed_at)) + " |\n";
       }
@@ -223,7 +223,7 @@ std::string monitor_report_markdown(const MonitorReport& r) {
     out += "\n| drift measured | environment | rows | max PSI | drifted share | drifted |\n";
     out += "|---|---|---:|---:|---:|---|\n";
     for (const auto& d : v.drift) {
-      out += "| " + short_time(d.time) + " | " + (d.environment ? md_cell(*d.environment) : "-") + " | " +
+      out += "| " + short_time(d.time) + " | " + (d.environment ? markdown_cell(*d.environment) : "-") + " | " +
              std::to_string(d.rows) + " | " + fixed4(d.max_psi) + " | " + percent(d.drifted_share) + " | " +
              (d.drifted ? "yes" : "no") + " |\n";
     }

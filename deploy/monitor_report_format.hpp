@@ -75,14 +75,4 @@ inline std::string align(const Rows& rows, const std::string& indent) {
   return out;
 }
 
-// A Markdown table cell: '|' would end the cell, a backtick open code.
-inline std::string md_cell(std::string_view text) {
-  std::string out;
-  for (char c : printable(text)) {
-    if (c == '|' || c == '`' || c == '\\' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace lm::deploy::report_format

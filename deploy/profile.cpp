@@ -109,7 +109,9 @@ std::vector<SecondPass> second_pass(const std::filesystem::path& path, const Pro
   callbacks.on_row = [&](const TableRow& row) {
     for (std::size_t i = 0; i < passes.size(); ++i) collect(passes[i], first[i], row.fields[i], options.max_distinct, path);
   };
-  if (read_table(path, callbacks, options.table).rows != rows) throw changed(path);
+  TableOptions again = options.table;
+  again.hash = nullptr;  // the first pass hashed the file
+  if (read_table(path, callbacks, again).rows != rows) throw changed(path);
   return passes;
 }
 

@@ -16,6 +16,7 @@
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
 #include "registry/core/json.hpp"
+#include "registry/core/sha256.hpp"
 
 namespace lm::deploy {
 namespace {
@@ -49,8 +50,8 @@ Error data_error(const std::filesystem::path& path, std::uint64_t line, const st
 // The file in chunks of a fixed size: the only buffer that holds file data.
 class ChunkedFile {
  public:
-  ChunkedFile(const std::filesystem::path& path, std::size_t chunk_size)
-      : m_path(path), m_fd(open_file(path, O_RDONLY)), m_buffer(std::max<std::size_t>(chunk_size, 4)) {}
+  ChunkedFile(const std::filesystem::path& path, std::size_t chunk_size, Sha256* hash)
+      : m_path(path), m_fd(open_file(path, O_RDONLY)), m_buffer(std::max<std::size_t>(chunk_size, 4)), m_hash(hash) {}
 
   // The next chunk, empty at the end of the file. The first one has no
   // byte order mark. Each is filled fully unless the file ends, so that a
@@ -63,6 +64,7 @@ class ChunkedFile {
       filled += n;
     }
     std::string_view chunk(m_buffer.data(), filled);
+    if (m_hash) m_hash->update(chunk);
     if (m_first && chunk.starts_with(utf8_bom)) chunk.remove_prefix(utf8_bom.size());
     m_first = false;
     return chunk;
@@ -72,6 +74,7 @@ class ChunkedFile {
   std::filesystem::path m_path;
   UniqueFd m_fd;
   std::vector<char> m_buffer;
+  Sha256* m_hash;
   bool m_first = true;
 };
 
@@ -301,7 +304,7 @@ class JsonLinesReader {
 template <typename Reader>
 TableSummary read_with(const std::filesystem::path& path, const TableCallbacks& callbacks,
                        const TableOptions& options, TableFormat format) {
-  ChunkedFile file(path, options.chunk_size);
+  ChunkedFile file(path, options.chunk_size, options.hash);
   Reader reader(path, callbacks);
   for (std::string_view chunk = file.next(); !chunk.empty(); chunk = file.next()) reader.feed(chunk);
   TableSummary summary;

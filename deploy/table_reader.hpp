@@ -14,6 +14,10 @@
 #include <string_view>
 #include <vector>
 
+namespace lm {
+class Sha256;
+}
+
 namespace lm::deploy {
 
 enum class TableFormat { csv, jsonl };
@@ -42,6 +46,9 @@ struct TableCallbacks {
 struct TableOptions {
   std::optional<TableFormat> format;    // else by the file's extension
   std::size_t chunk_size = 1u << 20;    // bytes read at a time
+  // When set, every byte of the file is hashed as it is read: the digest
+  // recorded with a profile or a measurement costs no second read.
+  Sha256* hash = nullptr;
 };
 
 struct TableSummary {

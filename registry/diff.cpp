@@ -88,17 +88,7 @@ std::string optional_metric(const std::optional<double>& v) {
 
 std::string optional_text(const std::optional<std::string>& v) { return v ? printable(*v) : "-"; }
 
-// A Markdown table cell: '|' would end the cell, a backtick open code.
-std::string md_cell(const std::string& text) {
-  std::string out;
-  for (char c : printable(text)) {
-    if (c == '|' || c == '`' || c == '\\' || c == '*' || c == '_') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-std::string md_optional(const std::optional<std::string>& v) { return v ? md_cell(*v) : "-"; }
+std::string md_optional(const std::optional<std::string>& v) { return v ? markdown_cell(*v) : "-"; }
 
 std::string size_text(std::uint64_t bytes) { return human_size(bytes); }
 
@@ -297,7 +287,7 @@ std::string diff_markdown(const VersionDiff& d) {
     if (list->empty()) continue;
     out += std::string("| ") + title + " | `" + a + "` | `" + b + "` |\n|---|---|---|\n";
     for (const auto& c : *list) {
-      out += "| " + md_cell(c.key) + " | " + md_optional(c.before) + " | " + md_optional(c.after) + " |\n";
+      out += "| " + markdown_cell(c.key) + " | " + md_optional(c.before) + " | " + md_optional(c.after) + " |\n";
     }
     out += "\n";
   }
@@ -305,7 +295,7 @@ std::string diff_markdown(const VersionDiff& d) {
   if (!d.files.empty()) {
     out += "\n| | file | change |\n|---|---|---|\n";
     for (const auto& f : d.files) {
-      out += "| " + f.status + " | " + md_cell(f.path) + " | " + md_cell(file_detail(f)) + " |\n";
+      out += "| " + f.status + " | " + markdown_cell(f.path) + " | " + markdown_cell(file_detail(f)) + " |\n";
     }
   }
   const auto list = [](const std::vector<std::string>& refs, const char* mark) {

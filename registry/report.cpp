@@ -71,7 +71,9 @@ std::string escape_property(std::string_view text) {
   return out;
 }
 
-std::string markdown_cell(std::string_view text) {
+// A gate's message (a command's output) may span lines: in a job summary
+// it reads better joined into one than with markdown_cell's \n escapes.
+std::string one_line_markdown_cell(std::string_view text) {
   std::string out;
   for (char c : text) {
     if (c == '|') {
@@ -204,14 +206,14 @@ std::string report_github(const Evaluation& e) {
 }
 
 std::string report_markdown(const Evaluation& e) {
-  std::string out = "### lastmile gate: " + markdown_cell(title(e)) + " " +
+  std::string out = "### lastmile gate: " + one_line_markdown_cell(title(e)) + " " +
                     (e.passed() ? "✅" : "❌") + "\n\n";
-  out += markdown_cell(e.version.digest) + " · " + verdict_summary(e) + "\n\n";
+  out += one_line_markdown_cell(e.version.digest) + " · " + verdict_summary(e) + "\n\n";
   if (e.gates.empty()) return out + "The stage has no gates.";
   out += "| gate | result | detail |\n|---|---|---|\n";
   for (const auto& g : e.gates) {
-    out += "| " + markdown_cell(g.gate) + " | " + (g.passed ? "✅ pass" : "❌ fail") + " | " +
-           markdown_cell(g.message) + " |\n";
+    out += "| " + one_line_markdown_cell(g.gate) + " | " + (g.passed ? "✅ pass" : "❌ fail") + " | " +
+           one_line_markdown_cell(g.message) + " |\n";
   }
   out.pop_back();
   return out;

@@ -46,6 +46,15 @@ std::string printable(std::string_view value) {
   return quoted.substr(1, quoted.size() - 2);
 }
 
+std::string markdown_cell(std::string_view value) {
+  std::string out;
+  for (char c : printable(value)) {
+    if (c == '|' || c == '`' || c == '\\' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 namespace {
 
 // The code point of the well-formed UTF-8 sequence at s[i] and its length,

@@ -58,4 +58,8 @@ std::string quote(std::string_view value);
 // so that it can neither break a line nor drive a terminal.
 std::string printable(std::string_view value);
 
+// `value` as printable() shows it, for a cell of a Markdown table: '|'
+// would end the cell, and `, \, *, _, < and > would start markup.
+std::string markdown_cell(std::string_view value);
+
 }  // namespace lm

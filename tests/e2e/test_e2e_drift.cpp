@@ -5,6 +5,8 @@
 // bad data is refused with nothing written.
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -215,6 +217,19 @@ TEST_CASE("drift and profile refuse bad data with a clear error and record nothi
 
   r = sb.run({"profile", "churn@0.1.0", "--data", "empty.csv"});
   CHECK(r.rc == 65);
+
+  // The dataset's stored file changed behind lastmile's back: refused, not profiled.
+  const std::string object = sb.run({"show", "customers@0.1.0", "--json"}).json()["manifest"][0]["sha256"];
+  const std::filesystem::path stored = sb.registry() / "objects" / "sha256" / object.substr(0, 2) / object.substr(2);
+  const std::string original = sb.read(std::filesystem::relative(stored, sb.repo()));
+  std::filesystem::permissions(stored, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  for (const std::string tail : {"99,1,nice\n", "99,1\n"}) {  // still a table, then not one
+    { std::ofstream(stored, std::ios::app) << tail; }
+    r = sb.run({"profile", "customers@0.1.0"});
+    CHECK(r.rc == 65);
+    CHECK_THAT(r.err, Catch::Contains("'customers@0.1.0''s file 'train.csv' no longer has its registered bytes"));
+  }
+  { std::ofstream(stored, std::ios::trunc) << original; }  // put back, for the checks below
   CHECK(sb.event_count() == pair + 1);
   CHECK(registered == before + 1);
   log_consistent(sb);
