@@ -101,12 +101,20 @@ class Checker {
   std::vector<PolicyProblem>& m_problems;
 };
 
+std::optional<Better> better(Checker& c, const YAML::Node& node) {
+  if (node.IsScalar() && node.Scalar() == "higher") return Better::higher;
+  if (node.IsScalar() && node.Scalar() == "lower") return Better::lower;
+  c.problem(node, "better must be 'higher' or 'lower', got " + Checker::describe(node));
+  return std::nullopt;
+}
+
 const std::set<std::string> k_gate_keys = {"metric", "min",      "max",     "no_worse_than",
                                            "tolerance", "better", "require", "max_size",
                                            "command", "timeout", "file",    "pointer",
                                            "equals",    "drift"};
 
-void parse_metric_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vector<GateSpec>& out) {
+void parse_metric_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vector<GateSpec>& out,
+                       const Policy& defaults) {
   const auto metric = c.text(node["metric"], "metric");
   if (!metric) return;
   g.metric = *metric;
@@ -134,14 +142,11 @@ void parse_metric_gate(Checker& c, const YAML::Node& node, GateSpec& g, std::vec
         g.tolerance = *t;
       }
     }
-    if (node["better"]) {
-      const std::string b = node["better"].Scalar();
-      if (b == "higher" || b == "lower") {
-        g.better = b == "higher" ? Better::higher : Better::lower;
-      } else {
-        c.problem(node["better"], "better must be 'higher' or 'lower', got " + Checker::describe(node["better"]));
-      }
+    if (const auto declared = defaults.declared_directions.find(g.metric);
+        declared != defaults.declared_directions.end()) {
+      g.better = declared->second;
     }
+    if (node["better"]) g.better = better(c, node["better"]).value_or(g.better);
   } else {
     g.kind = has_min ? GateSpec::Kind::metric_min : GateSpec::Kind::metric_max;
     const char* key = has_min ? "min" : "max";
@@ -315,7 +320,7 @@ void parse_gate(Checker& c, const YAML::Node& node, std::vector<GateSpec>& out, 
   GateSpec g;
   g.line = node.Mark().line + 1;
   g.column = node.Mark().column + 1;
-  if (node["metric"]) return parse_metric_gate(c, node, g, out);
+  if (node["metric"]) return parse_metric_gate(c, node, g, out, defaults);
   if (node["require"]) return parse_require_gate(c, node, g, out);
   if (node["command"]) return parse_command_gate(c, node, g, out);
   if (node["file"]) return parse_file_gate(c, node, g, out);
@@ -436,10 +441,10 @@ void check_graph(Checker& c, const YAML::Node& list, const std::vector<StageSpec
 }
 
 // Gates that give one metric opposite directions contradict each other.
-void check_directions(Checker& c, const YAML::Node& list, const std::vector<StageSpec>& stages) {
+void check_directions(Checker& c, const Policy& policy) {
   std::map<std::string, Better> seen;
-  for (std::size_t i = 0; i < stages.size(); ++i) {
-    for (const auto& g : stages[i].gates) {
+  for (const auto& s : policy.stages) {
+    for (const auto& g : s.gates) {
       if (g.kind != GateSpec::Kind::metric_min && g.kind != GateSpec::Kind::metric_max &&
           g.kind != GateSpec::Kind::no_worse_than) {
         continue;
@@ -447,6 +452,17 @@ void check_directions(Checker& c, const YAML::Node& list, const std::vector<Stag
       const Better b = g.kind == GateSpec::Kind::metric_min   ? Better::higher
                        : g.kind == GateSpec::Kind::metric_max ? Better::lower
                                                               : g.better;
+      if (const auto declared = policy.declared_directions.find(g.metric);
+          declared != policy.declared_directions.end()) {
+        if (declared->second != b) {
+          c.problem(g.line, g.column,
+                    "this gate takes " + quote(g.metric) + " as " + (b == Better::higher ? "higher" : "lower") +
+                        " is better, but the metrics: section declares it " +
+                        (declared->second == Better::higher ? "higher" : "lower") +
+                        " (a min gate means higher is better, a max gate lower)");
+        }
+        continue;
+      }
       const auto [it, inserted] = seen.emplace(g.metric, b);
       if (!inserted && it->second != b) {
         c.problem(g.line, g.column,
@@ -455,7 +471,6 @@ void check_directions(Checker& c, const YAML::Node& list, const std::vector<Stag
       }
     }
   }
-  (void)list;
 }
 
 // YAML allows spaces only for indentation; a tab is reported where it is,
@@ -533,7 +548,7 @@ std::vector<std::string> Policy::stage_names() const {
 }
 
 std::map<std::string, Better> Policy::metric_directions() const {
-  std::map<std::string, Better> out;
+  std::map<std::string, Better> out = declared_directions;
   for (const auto& s : stages) {
     for (const auto& g : s.gates) {
       if (g.kind == GateSpec::Kind::metric_min) out.emplace(g.metric, Better::higher);
@@ -610,6 +625,35 @@ static void parse_drift_settings(Checker& c, const YAML::Node& node, Policy& pol
   }
 }
 
+// The metrics: section: {KEY: {better: higher|lower}, ...}.
+static void parse_metric_settings(Checker& c, const YAML::Node& node, Policy& policy) {
+  if (!node.IsMap()) {
+    c.problem(node, "metrics must be a mapping of metric keys to {better: higher} or {better: lower}");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    const std::string key = item.first.Scalar();
+    if (!seen.insert(key).second) {
+      c.problem(item.first, "duplicate key " + quote(key) + " in metrics");
+      continue;
+    }
+    try {
+      validate_key(key, "the metrics: section");
+    } catch (const Error& e) {
+      c.problem(item.first, e.what());
+      continue;
+    }
+    const std::string where = "metrics." + key;
+    if (!c.check_mapping(item.second, {"better"}, where)) continue;
+    if (!item.second["better"]) {
+      c.problem(item.second, where + " needs better: higher or better: lower");
+      continue;
+    }
+    if (const auto b = better(c, item.second["better"])) policy.declared_directions[key] = *b;
+  }
+}
+
 PolicyLoad parse_policy(std::string_view text, const std::filesystem::path& source) {
   PolicyLoad load;
   load.policy.path = source;
@@ -633,11 +677,13 @@ static void parse_into(PolicyLoad& load, std::string_view text, const std::strin
     c.problem(1, 1, file + " must be a mapping with a 'stages' list");
     return;
   }
-  c.check_mapping(root, {"stages", "deploy", "git", "drift"}, file);
+  c.check_mapping(root, {"stages", "deploy", "git", "drift", "metrics"}, file);
   if (root["deploy"]) parse_deploy(c, root["deploy"], load.policy, file);
   if (root["git"]) parse_git(c, root["git"], load.policy);
   // Before the stages: drift gates take their defaults from it.
   if (root["drift"]) parse_drift_settings(c, root["drift"], load.policy);
+  // And so do no_worse_than gates from this one.
+  if (root["metrics"]) parse_metric_settings(c, root["metrics"], load.policy);
   const YAML::Node list = root["stages"];
   if (!list || !list.IsSequence() || list.size() == 0) {
     c.problem(list ? list : root, "'stages' must be a list of at least one stage");
@@ -645,7 +691,7 @@ static void parse_into(PolicyLoad& load, std::string_view text, const std::strin
   }
   for (const auto& node : list) load.policy.stages.push_back(parse_stage(c, node, load.policy));
   check_graph(c, list, load.policy.stages);
-  check_directions(c, list, load.policy.stages);
+  check_directions(c, load.policy);
 }
 
 PolicyLoad load_policy(const std::filesystem::path& path) {
@@ -713,6 +759,12 @@ stages:
 # column drifts past this PSI, the data when more than this share of its
 # columns drift.
 # drift: {psi_threshold: 0.2, max_share: 0.3}
+
+# Which way a metric improves where no gate says so (a min gate means
+# higher, a max gate lower): for 'lastmile diff', 'lastmile report' and
+# no_worse_than gates.
+# metrics:
+#   eval.loss: {better: lower}
 )yaml";
 }
 

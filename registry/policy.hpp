@@ -70,12 +70,18 @@ struct Policy {
   // columns) unless told otherwise, and the defaults of drift gates.
   double drift_psi_threshold = 0.2;
   double drift_max_share = 0.3;
+  // `metrics: {eval.loss: {better: lower}}`: which way metrics improve
+  // where no gate says so, for diff, report and no_worse_than gates that
+  // leave `better` out.
+  std::map<std::string, Better> declared_directions;
 
   const StageSpec* stage(const std::string& name) const;
   // The stages' names, first to last.
   std::vector<std::string> stage_names() const;
-  // The direction each metric improves in, as the gates imply it: a min
-  // gate or no_worse_than with better: higher means higher; max, lower.
+  // The direction each metric improves in: as the metrics: section
+  // declares it, or as the gates imply it (a min gate or no_worse_than with
+  // better: higher means higher; max, lower). The loader refuses the two
+  // disagreeing.
   std::map<std::string, Better> metric_directions() const;
   std::size_t gate_count() const;
 };

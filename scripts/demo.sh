@@ -79,6 +79,9 @@ stages:
     gates:
       - {metric: auc, no_worse_than: incumbent, tolerance: 0.005}
       - {metric: eval.latency_p95_ms, max: 40}
+# No gate names the loss; diff and report must know lower is better.
+metrics:
+  eval.loss: {better: lower}
 # What the registry does not know about running the model.
 deploy:
   image: ghcr.io/acme/mlserver@sha256:5e2c6f9b6b0d4a3b8f1e0c7d2a9b4e6f8c1d3a5b7e9f0a2c4d6e8f1a3b5c7d9e

@@ -92,3 +92,45 @@ TEST_CASE("diff says which metrics got better, as the policy's gates imply", "[e
   CHECK_THAT(broken.err, Catch::Contains("lastmile.yaml has problems"));
   CHECK_THAT(broken.out, !Catch::Contains("better"));
 }
+
+TEST_CASE("metrics: gives a direction to metrics no gate names, for diff and report", "[e2e][policy][diff][report]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("lastmile.yaml",
+           "stages:\n  - name: sandbox\n  - name: staging\n    from: [sandbox]\n    gates:\n"
+           "      - {metric: auc, min: 0.8}\n"
+           "metrics:\n  loss: {better: lower}\n");
+  REQUIRE(sb.run({"policy", "check"}).rc == 0);
+  sb.write("a.bin", "a");
+  sb.write("b.bin", "b");
+  REQUIRE(sb.run({"register", "m", "a.bin", "--metric", "auc=0.8", "--metric", "loss=0.5", "--metric", "n=1"}).rc == 0);
+  REQUIRE(sb.run({"register", "m", "b.bin", "--metric", "auc=0.85", "--metric", "loss=0.4", "--metric", "n=2"}).rc == 0);
+  const auto d = sb.run({"diff", "m@0.1.0", "m@0.2.0"});
+  CHECK_THAT(d.out, Catch::Contains("loss  0.5 → 0.4  -0.1 (-20.0%)  better\n") &&
+                        Catch::Contains("n     1 → 2  +1 (+100.0%)\n"));
+  // Live loss above the offline one by more than the margin is degraded;
+  // below it is not.
+  REQUIRE(sb.run({"feedback", "m@0.1.0", "--metric", "loss=0.3"}).rc == 0);
+  REQUIRE(sb.run({"feedback", "m@0.2.0", "--metric", "loss=0.6"}).rc == 0);
+  const auto r = sb.run({"report", "m", "--fail-on-degraded"});
+  CHECK(r.rc == 1);
+  CHECK_THAT(r.out, Catch::Contains("  loss    lower   0.4      0.6   +0.2    1  "));
+  CHECK_THAT(r.out, Catch::Contains("  loss    lower   0.5      0.3   -0.2    1  "));
+  CHECK(r.err == "lastmile: error: 'm@0.2.0' has degraded: live 'loss' 0.6 against 0.4 offline, "
+                 "worse by more than 0.05\n");
+  const auto j = sb.run({"report", "m", "--json"}).json();
+  const auto loss = j["versions"][0]["metrics"][1];
+  CHECK(loss["key"] == "loss");
+  CHECK(loss["better"] == "lower");
+  CHECK(loss["direction_from_policy"] == true);
+
+  // A gate that says otherwise is a problem, found by policy check.
+  sb.write("lastmile.yaml",
+           "stages:\n  - name: sandbox\n  - name: staging\n    from: [sandbox]\n    gates:\n"
+           "      - {metric: loss, min: 0.1}\n"
+           "metrics:\n  loss: {better: lower}\n");
+  const auto bad = sb.run({"policy", "check"});
+  CHECK(bad.rc == 78);
+  CHECK_THAT(bad.out, Catch::Contains("lastmile.yaml:6:9: this gate takes 'loss' as higher is better, "
+                                      "but the metrics: section declares it lower"));
+}

@@ -273,3 +273,60 @@ TEST_CASE("the example policy shows the drift gate and settings, commented", "[p
   CHECK(load.policy.stage("production")->gates.size() == 1);
   CHECK(load.policy.drift_max_share == 0.3);
 }
+
+TEST_CASE("metrics: declares which way a metric improves where no gate says", "[policy]") {
+  const std::string stages =
+      "stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n"
+      "      - {metric: auc, min: 0.8}\n      - {metric: eval.loss, no_worse_than: incumbent}\n";
+  // Without it, a no_worse_than gate takes higher as better and others are unknown.
+  const Policy plain = parse(stages).policy;
+  CHECK(plain.stages[1].gates[1].better == Better::higher);
+  CHECK(plain.metric_directions() == std::map<std::string, Better>{{"auc", Better::higher}, {"eval.loss", Better::higher}});
+
+  // Before or after the stages, it sets the direction of undeclared gates
+  // and of metrics no gate names.
+  for (const std::string& text :
+       {stages + "metrics:\n  eval.loss: {better: lower}\n  latency_ms: {better: lower}\n",
+        "metrics: {eval.loss: {better: lower}, latency_ms: {better: lower}}\n" + stages}) {
+    const PolicyLoad load = parse(text);
+    INFO(text << problems_of(load));
+    REQUIRE(load.ok());
+    CHECK(load.policy.stages[1].gates[1].better == Better::lower);
+    CHECK(load.policy.metric_directions() == std::map<std::string, Better>{{"auc", Better::higher},
+                                                                           {"eval.loss", Better::lower},
+                                                                           {"latency_ms", Better::lower}});
+  }
+  // A declaration that agrees with a gate is fine.
+  CHECK(parse(stages + "metrics: {auc: {better: higher}}\n").ok());
+
+  const std::string one = "stages:\n  - name: a\n  - name: b\n    from: [a]\n    gates:\n";
+  CHECK(problems_of(parse(one + "      - {metric: auc, min: 0.8}\nmetrics: {auc: {better: lower}}\n")) ==
+        "6:9: this gate takes 'auc' as higher is better, but the metrics: section declares it lower "
+        "(a min gate means higher is better, a max gate lower)\n");
+  CHECK(problems_of(parse(one + "      - {metric: loss, no_worse_than: incumbent, better: higher}\n"
+                                "metrics: {loss: {better: lower}}\n")) ==
+        "6:9: this gate takes 'loss' as higher is better, but the metrics: section declares it lower "
+        "(a min gate means higher is better, a max gate lower)\n");
+  const std::string a = "stages:\n  - name: a\n";
+  CHECK(problems_of(parse(a + "metrics: {loss: {better: down}}\n")) ==
+        "3:26: better must be 'higher' or 'lower', got 'down'\n");
+  CHECK(problems_of(parse(a + "metrics: {loss: lower}\n")) == "3:17: metrics.loss must be a mapping of keys to values\n");
+  CHECK(problems_of(parse(a + "metrics: {loss: {}}\n")) == "3:17: metrics.loss needs better: higher or better: lower\n");
+  CHECK(problems_of(parse(a + "metrics: {loss: {better: lower, margin: 1}}\n")) ==
+        "3:33: unknown key 'margin' in metrics.loss\n");
+  CHECK_THAT(problems_of(parse(a + "metrics: {'a b': {better: lower}}\n")), Catch::StartsWith("3:11: invalid key 'a b'"));
+  CHECK(problems_of(parse(a + "metrics: [loss]\n")) ==
+        "3:10: metrics must be a mapping of metric keys to {better: higher} or {better: lower}\n");
+}
+
+TEST_CASE("the example policy shows a metrics: declaration, commented", "[policy]") {
+  std::string text = example_policy();
+  const std::string commented = "# metrics:\n#   eval.loss: {better: lower}\n";
+  const auto at = text.find(commented);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, commented.size(), "metrics:\n  eval.loss: {better: lower}\n");
+  const PolicyLoad load = parse(text);
+  INFO(problems_of(load));
+  REQUIRE(load.ok());
+  CHECK(load.policy.metric_directions().at("eval.loss") == Better::lower);
+}
