@@ -77,7 +77,7 @@ int run_list(Context& ctx) {
 }
 
 int run_remove(Context& ctx, const RemoteOptions& o) {
-  remove_remote(ctx.registry().dir(), o.name);
+  remove_remote(ctx.registry().dir(), ctx.cwd(), o.name);
   if (ctx.out().json()) {
     ctx.out().json_document({{"removed", o.name}});
   } else {

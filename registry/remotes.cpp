@@ -147,12 +147,17 @@ Remote add_remote(const RemoteAddRequest& request) {
   return remote;
 }
 
-void remove_remote(const fs::path& registry_dir, const std::string& name) {
+void remove_remote(const fs::path& registry_dir, const fs::path& cwd, const std::string& name) {
   validate_remote_name(name);
-  if (!remove_settings_section(settings_path(registry_dir), "remote." + name)) {
-    throw Error(ExitCode::not_found, "no remote " + quote(name),
-                "remotes configured: " + names_of(configured(registry_dir)));
+  if (remove_settings_section(settings_path(registry_dir), "remote." + name)) return;
+  // git's own origin shows in 'remote list' but lives in .git/config, not here.
+  if (name == "origin" && git_origin(cwd)) {
+    throw Error(ExitCode::check_failed,
+                "'origin' is the git repository's own remote, which lastmile uses for the log when none of its "
+                "remotes is called origin; lastmile has no remote of that name to remove",
+                "to share the log elsewhere, 'lastmile remote add origin URL'; to stop, 'git remote remove origin'");
   }
+  throw Error(ExitCode::not_found, "no remote " + quote(name), "remotes configured: " + names_of(configured(registry_dir)));
 }
 
 std::vector<Remote> list_remotes(const fs::path& registry_dir, const fs::path& cwd) {

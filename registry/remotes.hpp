@@ -47,8 +47,10 @@ struct RemoteAddRequest {
 // URL, Error(check_failed) when the name is taken. Returns what was stored.
 Remote add_remote(const RemoteAddRequest& request);
 
-// Removes it; Error(not_found) when there is no such remote.
-void remove_remote(const std::filesystem::path& registry_dir, const std::string& name);
+// Removes it; Error(not_found) when there is no such remote, and
+// Error(check_failed) for 'origin' when that is the git repository's own.
+void remove_remote(const std::filesystem::path& registry_dir, const std::filesystem::path& cwd,
+                   const std::string& name);
 
 // The configured remotes, in the order they were added, then the git
 // repository's origin when no configured remote is called 'origin'.

@@ -1196,6 +1196,14 @@ TEST_CASE("sync: remote add, remove, push and pull refuse bad input with the doc
   CHECK(r.rc == 66);
   CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: no remote 'nope'") &&
                         Catch::Contains("remotes configured: 'shared'"));
+  // git's origin is listed, but it is git's to remove, and stays.
+  r = ann.run({"remote", "remove", "origin"});
+  CHECK(r.rc == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err ==
+        "lastmile: error: 'origin' is the git repository's own remote, which lastmile uses for the log when none "
+        "of its remotes is called origin; lastmile has no remote of that name to remove\n"
+        "hint: to share the log elsewhere, 'lastmile remote add origin URL'; to stop, 'git remote remove origin'\n");
 
   // What stayed configured: shared, and git's origin.
   const json remotes = ann.json_of({"remote", "list"})["remotes"];
