@@ -1,8 +1,13 @@
 // Several processes at once, and a write lock held by someone else.
 
+#include <poll.h>
 #include <sqlite3.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
 #include <future>
 #include <set>
 #include <thread>
@@ -32,6 +37,36 @@ class LockHolder {
 
  private:
   sqlite3* m_db = nullptr;
+};
+
+// Reports when a file in a directory is closed after reading: for a file
+// lastmile hashes, the moment its bytes have been read.
+class ReadWatch {
+ public:
+  explicit ReadWatch(const std::filesystem::path& dir) : m_fd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
+    REQUIRE(m_fd >= 0);
+    REQUIRE(::inotify_add_watch(m_fd, dir.c_str(), IN_CLOSE_NOWRITE) >= 0);
+  }
+  ~ReadWatch() { ::close(m_fd); }
+  // True once `name` was read and closed, false after `limit`.
+  bool wait_for(const std::string& name, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    alignas(inotify_event) char buffer[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{m_fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::read(m_fd, buffer, sizeof buffer);
+      for (ssize_t at = 0; at < n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        if (event->len > 0 && name == event->name) return true;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    return false;
+  }
+
+ private:
+  int m_fd;
 };
 
 }  // namespace
@@ -136,11 +171,12 @@ TEST_CASE("a referenced file changed while the registration waits is not trusted
   REQUIRE(sb.run({"init"}).rc == 0);
   sb.write("m/w.bin", "AAAA");
   auto lock = std::make_unique<LockHolder>(sb);
+  ReadWatch watch(sb.repo() / "m");
   auto pending = std::async(std::launch::async, [&] {
     return sb.run({"register", "r", "m", "--store", "reference"});
   });
-  // By now the file has been hashed and lastmile waits for the lock.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // Once the file has been read it is hashed; lastmile now waits for the lock.
+  REQUIRE(watch.wait_for("w.bin", std::chrono::seconds(60)));
   sb.write("m/w.bin", "BBBB");  // same size, other bytes
   lock.reset();
   REQUIRE(pending.get().rc == 0);
