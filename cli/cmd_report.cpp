@@ -88,6 +88,18 @@ void apply_policy(Context& ctx, deploy::MonitorOptions& options) {
                   format_metric(r.options.margin) + more);
 }
 
+// Metrics judged without a direction from lastmile.yaml: say how to give
+// them one, since a loss taken as higher is better hides its degradation.
+void note_assumed_directions(Context& ctx, const deploy::MonitorReport& r) {
+  const auto keys = r.assumed_directions();
+  if (keys.empty() || !ctx.policy().ok() || ctx.out().json()) return;
+  std::string names;
+  for (const auto& k : keys) names += (names.empty() ? "" : ", ") + quote(k);
+  const bool one = keys.size() == 1;
+  ctx.out().note("note: " + names + (one ? " is" : " are") + " taken as higher is better, as lastmile.yaml gives " +
+                 (one ? "it" : "them") + " no direction; declare one where lower is better: metrics: {KEY: {better: lower}}");
+}
+
 int run_report(Context& ctx, const ReportOptions& o) {
   validate_name(o.name);
   deploy::MonitorOptions options;
@@ -117,6 +129,7 @@ int run_report(Context& ctx, const ReportOptions& o) {
   } else {
     ctx.out().line(render(r, format));
   }
+  note_assumed_directions(ctx, r);
   if (o.fail_on_degraded && !r.degraded_refs().empty()) fail_degraded(r);
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "deploy/monitor_report_format.hpp"
 #include "registry/core/error.hpp"
@@ -31,6 +32,16 @@ std::vector<std::string> MonitorReport::degraded_refs() const {
     if (v.degraded()) out.push_back(v.version.ref());
   }
   return out;
+}
+
+std::vector<std::string> MonitorReport::assumed_directions() const {
+  std::set<std::string> keys;
+  for (const auto& v : versions) {
+    for (const auto& m : v.metrics) {
+      if (!m.direction_from_policy && m.offline && m.live) keys.insert(m.key);
+    }
+  }
+  return {keys.begin(), keys.end()};
 }
 
 bool is_degraded(double offline, double live, double margin, Better better) {

@@ -81,6 +81,9 @@ struct MonitorReport {
   std::vector<VersionReport> versions;  // highest version first
 
   std::vector<std::string> degraded_refs() const;
+  // The keys of metrics compared live against offline with a direction the
+  // policy does not give (taken as higher is better), sorted, once each.
+  std::vector<std::string> assumed_directions() const;
 };
 
 // Whether `live` is worse than `offline` by more than `margin` in the

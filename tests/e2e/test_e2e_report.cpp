@@ -124,6 +124,33 @@ TEST_CASE("report: --env, --margin and --fail-on-degraded", "[e2e][report]") {
   CHECK(sb.run({"report", "churn"}).rc == 0);
 }
 
+TEST_CASE("report: a metric compared without a direction from the policy is named in a note", "[e2e][report]") {
+  Sandbox sb;
+  REQUIRE(sb.run({"init"}).rc == 0);
+  sb.write("m.bin", "m");
+  ok(sb, {"register", "churn", "m.bin", "--metric", "loss=0.3", "--metric", "auc=0.8", "--metric", "rows=10"});
+  ok(sb, {"feedback", "churn@0.1.0", "--metric", "loss=0.5", "--metric", "auc=0.81"});
+  const std::string note =
+      "note: 'auc', 'loss' are taken as higher is better, as lastmile.yaml gives them no direction; declare one "
+      "where lower is better: metrics: {KEY: {better: lower}}\n";
+  RunResult r = sb.run({"report", "churn"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("  loss    higher  0.3      0.5   +0.2    1  "));
+  CHECK(r.err == note);  // rows has no live value: its direction does not matter
+  CHECK(sb.run({"report", "churn", "--json"}).err.empty());
+  CHECK(sb.run({"-q", "report", "churn"}).err.empty());
+  CHECK(sb.run({"report", "churn", "--format", "md"}).err == note);
+
+  // Declared, loss is lower-is-better: its rise is a degradation, and only auc is noted.
+  sb.write("lastmile.yaml", "stages:\n  - name: sandbox\nmetrics:\n  loss: {better: lower}\n");
+  r = sb.run({"report", "churn"});
+  CHECK_THAT(r.out, Catch::Contains("  loss    lower   0.3      0.5   +0.2    1  ") && Catch::Contains("DEGRADED"));
+  CHECK(r.err == "note: 'auc' is taken as higher is better, as lastmile.yaml gives it no direction; declare one "
+                 "where lower is better: metrics: {KEY: {better: lower}}\n");
+  sb.write("lastmile.yaml", "stages:\n  - name: sandbox\nmetrics:\n  loss: {better: lower}\n  auc: {better: higher}\n");
+  CHECK(sb.run({"report", "churn"}).err.empty());
+}
+
 TEST_CASE("report --json has a stable shape", "[e2e][report][json]") {
   Sandbox sb;
   populate(sb);
