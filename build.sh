@@ -21,7 +21,7 @@ readonly jobs=$(nproc 2>/dev/null || echo 2)
 readonly packages=(
   cmake ninja-build g++ pkg-config git groff-base graphviz libxml2-utils python3-yaml
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev catch2 libyaml-cpp-dev
-  libkainjow-mustache-dev zsh fish libcurl4-openssl-dev libcsv-dev docker-registry skopeo
+  libkainjow-mustache-dev zsh fish libcurl4-openssl-dev libcsv-dev docker-registry skopeo openssh-server
   clang-14 libclang-rt-14-dev llvm-14 chromium
 )
 # action-validator checks GitHub workflows against GitHub's schema; the

@@ -113,6 +113,31 @@ UrlParts split_url(const std::string& url) {
   return parts;
 }
 
+// The command that records an ssh server's host key: ssh-keyscan [-p PORT]
+// HOST, from ssh://[user@]host[:port]/path or scp-like [user@]host:path.
+std::string keyscan_command(const std::string& url) {
+  std::string host = split_url(url).host;
+  if (url.find("://") == std::string::npos) {
+    host = url.substr(0, url.find(':'));
+    host = host.substr(host.find('@') + 1);
+  }
+  std::string port;
+  if (const auto colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  return "ssh-keyscan " + (port.empty() ? "" : "-p " + port + " ") + host + " >> ~/.ssh/known_hosts";
+}
+
+// scheme://user:password@host/...: a secret in the URL itself.
+bool url_has_password(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return false;
+  const std::string authority = url.substr(scheme_end + 3, url.find('/', scheme_end + 3) - scheme_end - 3);
+  const auto at = authority.rfind('@');
+  return at != std::string::npos && authority.find(':') < at;
+}
+
 // Asks git's credential helpers (credential.helper in git configuration),
 // as git itself does for https; never prompts (GIT_TERMINAL_PROMPT=0).
 std::optional<std::pair<std::string, std::string>> credential_fill(const std::string& url,
@@ -144,9 +169,14 @@ std::optional<std::pair<std::string, std::string>> credential_fill(const std::st
 }
 
 struct CredentialState {
+  bool url_has_password = false;  // the remote's URL carries user:password
   int ssh_attempts = 0;
   bool userpass_tried = false;
+  std::string helper_user;        // whom the credential helper gave, once it did
   bool default_tried = false;
+  // Why lastmile gave up answering the remote's request for credentials;
+  // libgit2 reports GIT_EAUTH without a message of its own.
+  std::string refusal;
 };
 
 // The keys ssh itself tries, when no agent answers.
@@ -167,44 +197,71 @@ int acquire_credentials(git_credential** out, const char* url, const char* user_
   const char* user = user_from_url != nullptr && *user_from_url != '\0' ? user_from_url : "git";
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0) {
     const int attempt = state.ssh_attempts++;
-    if (attempt == 0 && std::getenv("SSH_AUTH_SOCK") != nullptr) {
-      return git_credential_ssh_key_from_agent(out, user);
-    }
+    const bool agent = std::getenv("SSH_AUTH_SOCK") != nullptr;
+    if (attempt == 0 && agent) return git_credential_ssh_key_from_agent(out, user);
     const auto keys = default_ssh_keys();
-    const std::size_t index = static_cast<std::size_t>(attempt) - (std::getenv("SSH_AUTH_SOCK") ? 1 : 0);
+    const std::size_t index = static_cast<std::size_t>(attempt) - (agent ? 1 : 0);
     if (index < keys.size()) {
       return git_credential_ssh_key_new(out, user, (keys[index] + ".pub").c_str(), keys[index].c_str(), "");
     }
+    std::string tried = agent ? "ssh-agent" : "";
+    for (const auto& key : keys) tried += (tried.empty() ? "" : ", ") + key;
+    state.refusal = "it accepts none of the ssh keys lastmile has for " + quote(user) + " (" +
+                    (tried.empty() ? "no ssh-agent and no key in ~/.ssh" : "tried " + tried) + ")";
     return GIT_EAUTH;
   }
-  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && !state.userpass_tried) {
-    state.userpass_tried = true;
-    if (const auto creds = credential_fill(url, user_from_url)) {
-      return git_credential_userpass_plaintext_new(out, creds->first.c_str(), creds->second.c_str());
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0) {
+    const std::string host = split_url(url).host;
+    if (!state.userpass_tried) {
+      state.userpass_tried = true;
+      if (const auto creds = credential_fill(url, user_from_url)) {
+        state.helper_user = creds->first;
+        return git_credential_userpass_plaintext_new(out, creds->first.c_str(), creds->second.c_str());
+      }
+      state.refusal = std::string(state.url_has_password ? "it refused the user name and password in the URL"
+                                                         : "it asks for a user name and password") +
+                      ", and git's credential helpers have none for " + host;
+      return GIT_EAUTH;
     }
+    state.refusal = "it refused the user name and password git's credential helper gave for " + host + " (user " +
+                    quote(state.helper_user) + ")";
     return GIT_EAUTH;
   }
   if ((allowed & GIT_CREDENTIAL_DEFAULT) != 0 && !state.default_tried) {
     state.default_tried = true;
     return git_credential_default_new(out);
   }
+  state.refusal = "it asks for a kind of credentials lastmile cannot give";
   return GIT_EAUTH;
 }
 
 [[noreturn]] void throw_transfer_error(int rc, const std::string& label, const std::string& url,
-                                       const std::string& doing) {
+                                       const std::string& doing, const CredentialState* credentials = nullptr) {
   const std::string where = "the log remote " + quote(label) + " (" + strip_credentials(url) + ")";
-  const std::string detail = last_git_error();
   if (rc == GIT_EAUTH) {
-    throw Error(ExitCode::permission, where + " refused the credentials while " + doing + ": " + detail,
+    const std::string why = credentials != nullptr && !credentials->refusal.empty() ? credentials->refusal
+                                                                                     : last_git_error();
+    throw Error(ExitCode::permission, where + " refused access while " + doing + ": " + why,
                 "for ssh, load a key into ssh-agent; for https, set up a git credential helper "
                 "('git config credential.helper store') or put the token in the URL");
   }
-  throw Error(ExitCode::unavailable, "cannot reach " + where + " while " + doing + ": " + detail,
+  if (rc == GIT_ECERTIFICATE) {
+    // Not a network failure to retry: the server is not the one it claims.
+    const bool ssh = split_url(url).protocol == "ssh" || split_url(url).protocol.empty();
+    throw Error(ExitCode::permission,
+                where + " could not be verified while " + doing + ": " +
+                    (ssh ? "its ssh host key is not in ~/.ssh/known_hosts, or differs from the one there ("
+                         : "its TLS certificate is not trusted (") +
+                    last_git_error() + ")",
+                ssh ? "check the key's fingerprint with the server's owner, then record it: " + keyscan_command(url)
+                    : "install the certificate authority (update-ca-certificates) or point SSL_CERT_FILE at it");
+  }
+  throw Error(ExitCode::unavailable, "cannot reach " + where + " while " + doing + ": " + last_git_error(),
               "check the URL with 'lastmile remote list' and that 'git ls-remote URL' works");
 }
 
-git_remote_callbacks transfer_callbacks(CredentialState& state) {
+git_remote_callbacks transfer_callbacks(CredentialState& state, const std::string& url) {
+  state.url_has_password = url_has_password(url);
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   callbacks.credentials = acquire_credentials;
   callbacks.payload = &state;
@@ -436,13 +493,13 @@ std::optional<std::string> SyncRepository::fetch(const std::string& label, const
   git_repository* repo = m_impl->repo.get();
   RemotePtr remote = anonymous_remote(repo, label, url);
   CredentialState state;
-  git_remote_callbacks callbacks = transfer_callbacks(state);
+  git_remote_callbacks callbacks = transfer_callbacks(state, url);
   int rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr);
-  if (rc < 0) throw_transfer_error(rc, label, url, "connecting");
+  if (rc < 0) throw_transfer_error(rc, label, url, "connecting", &state);
   const git_remote_head** heads = nullptr;
   size_t count = 0;
   if ((rc = git_remote_ls(&heads, &count, remote.get())) < 0) {
-    throw_transfer_error(rc, label, url, "listing its references");
+    throw_transfer_error(rc, label, url, "listing its references", &state);
   }
   std::optional<git_oid> tip;
   for (size_t i = 0; i < count; ++i) {
@@ -459,7 +516,7 @@ std::optional<std::string> SyncRepository::fetch(const std::string& label, const
   options.callbacks = callbacks;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) {
-    throw_transfer_error(rc, label, url, "fetching " + remote_ref);
+    throw_transfer_error(rc, label, url, "fetching " + remote_ref, &state);
   }
   git_remote_disconnect(remote.get());
   set_reference(local_ref, hex(*tip));
@@ -530,6 +587,7 @@ SyncRepository::PushResult SyncRepository::push(const std::string& label, const 
   const git_strarray refspecs = {specs, 1};
   RemotePtr remote = anonymous_remote(repo, label, url);
   PushState state;
+  state.credentials.url_has_password = url_has_password(url);
   state.expected = expected;
   state.check_expected = true;
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
@@ -539,7 +597,7 @@ SyncRepository::PushResult SyncRepository::push(const std::string& label, const 
   options.callbacks.payload = &state;
   const int rc = git_remote_push(remote.get(), &refspecs, &options);
   if (state.moved || rc == GIT_ENONFASTFORWARD) return PushResult::remote_moved;
-  if (rc < 0) throw_transfer_error(rc, label, url, "pushing " + remote_ref);
+  if (rc < 0) throw_transfer_error(rc, label, url, "pushing " + remote_ref, &state.credentials);
   if (!state.refused.empty()) {
     if (means_remote_moved(state.refused)) return PushResult::remote_moved;
     throw Error(ExitCode::check_failed, "the log remote " + quote(label) + " refused the update of " +

@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "tests/e2e/sandbox.hpp"
-#include "tests/support/oci_registry_server.hpp"
+#include "tests/support/test_servers.hpp"
 
 using lm::test::OciRegistryServer;
 using lm::test::RunOptions;

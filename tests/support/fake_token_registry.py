@@ -21,33 +21,17 @@ Writes the port it listens on (127.0.0.1) into PORT_FILE, then serves:
 """
 
 import base64
-import http.server
 import json
-import os
 import sys
 import urllib.parse
+
+import stub_http
 
 PORT_FILE, USER, PASSWORD, REFRESH_TOKEN = sys.argv[1:5]
 issued = []
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body=b"", headers=()):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def body(self):
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+class Handler(stub_http.Handler):
 
     def challenge(self, scope):
         realm = "http://127.0.0.1:%d/token" % self.server.server_port
@@ -119,8 +103,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(201)
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(PORT_FILE + ".tmp", "w") as f:
-    f.write(str(server.server_port))
-os.rename(PORT_FILE + ".tmp", PORT_FILE)
-server.serve_forever()
+stub_http.serve(Handler, PORT_FILE)

@@ -8,7 +8,7 @@
 #include "registry/core/json.hpp"
 #include "registry/core/sha256.hpp"
 #include "registry/modelpack.hpp"
-#include "tests/support/oci_registry_server.hpp"
+#include "tests/support/test_servers.hpp"
 #include "tests/unit/oci_helpers.hpp"
 
 using namespace lm;

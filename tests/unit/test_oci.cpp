@@ -1,5 +1,5 @@
 // registry/core/oci: the distribution client against a real registry
-// (distribution 2.8, tests/support/oci_registry_server) and, for the token
+// (distribution 2.8, tests/support/test_servers) and, for the token
 // flow, a stand-in token service.
 
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include "registry/core/files.hpp"
 #include "registry/core/oci.hpp"
 #include "registry/core/oci_auth.hpp"
-#include "tests/support/oci_registry_server.hpp"
+#include "tests/support/test_servers.hpp"
 #include "tests/unit/oci_helpers.hpp"
 
 using namespace lm;

@@ -1,8 +1,9 @@
-#include "tests/support/oci_registry_server.hpp"
+#include "tests/support/test_servers.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -109,7 +111,7 @@ std::string read_text(const fs::path& path) {
 }
 
 fs::path make_temp_dir() {
-  std::string pattern = "/tmp/lastmile-oci-registry.XXXXXX";
+  std::string pattern = "/tmp/lastmile-test-server.XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   return pattern;
 }
@@ -151,6 +153,39 @@ void stop(pid_t pid) {
   ::waitpid(pid, nullptr, 0);
 }
 
+// Starts a server and waits until `ready`; -1 when it exits first (the port
+// was taken meanwhile, say) or is not ready in time.
+pid_t start_until_ready(const std::vector<std::string>& argv, const fs::path& log,
+                        const std::function<bool()>& ready) {
+  const pid_t pid = spawn(argv, log);
+  const auto deadline = std::chrono::steady_clock::now() + k_start_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return pid;
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return -1;
+    std::this_thread::sleep_for(10ms);
+  }
+  stop(pid);
+  return -1;
+}
+
+// Runs `argv` to its end; true when it exits 0.
+bool run_to_end(const std::vector<std::string>& argv, const fs::path& log) {
+  int status = 0;
+  return ::waitpid(spawn(argv, log), &status, 0) > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool accepts_connections(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
 }  // namespace
 
 OciRegistryServer::OciRegistryServer(Options options) {
@@ -184,19 +219,9 @@ bool OciRegistryServer::start(const Options& options) {
   }
   const fs::path config = m_dir / "config.yml";
   write_text(config, config_text(m_storage, m_port, htpasswd, options.access_log));
-  m_pid = spawn({k_binary, "serve", config.string()}, m_dir / "registry.log");
-  const auto deadline = std::chrono::steady_clock::now() + k_start_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (answers(m_port)) return true;
-    if (::waitpid(m_pid, nullptr, WNOHANG) == m_pid) {  // e.g. the port was taken meanwhile
-      m_pid = -1;
-      return false;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  stop(m_pid);
-  m_pid = -1;
-  return false;
+  m_pid = start_until_ready({k_binary, "serve", config.string()}, m_dir / "registry.log",
+                            [this] { return answers(m_port); });
+  return m_pid > 0;
 }
 
 fs::path OciRegistryServer::blob_data(std::string_view digest) const {
@@ -206,11 +231,13 @@ fs::path OciRegistryServer::blob_data(std::string_view digest) const {
 
 std::string OciRegistryServer::log() const { return read_text(m_dir / "registry.log"); }
 
-FakeTokenRegistry::FakeTokenRegistry() : m_dir(make_temp_dir()) {
+ScriptServer::ScriptServer(const std::string& script, const std::vector<std::string>& args)
+    : m_dir(make_temp_dir()) {
   const fs::path port_file = m_dir / "port";
-  m_pid = spawn({"/usr/bin/python3", LASTMILE_TEST_SUPPORT_DIR "/fake_token_registry.py",
-                 port_file.string(), k_user, k_password, k_refresh_token},
-                m_dir / "server.log");
+  std::vector<std::string> argv = {"/usr/bin/python3", "-B", std::string(LASTMILE_TEST_SUPPORT_DIR) + "/" + script,
+                                   port_file.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  m_pid = spawn(argv, m_dir / "server.log");
   const auto deadline = std::chrono::steady_clock::now() + k_start_timeout;
   while (!fs::exists(port_file) && std::chrono::steady_clock::now() < deadline &&
          ::waitpid(m_pid, nullptr, WNOHANG) == 0) {
@@ -221,21 +248,91 @@ FakeTokenRegistry::FakeTokenRegistry() : m_dir(make_temp_dir()) {
     stop(m_pid);
     std::error_code ec;
     fs::remove_all(m_dir, ec);
-    throw std::runtime_error("fake_token_registry.py did not start: " + why);
+    throw std::runtime_error(script + " did not start: " + why);
   }
   m_port = static_cast<std::uint16_t>(std::stoi(read_text(port_file)));
 }
 
-FakeTokenRegistry::~FakeTokenRegistry() {
+ScriptServer::~ScriptServer() {
   stop(m_pid);
   std::error_code ec;
   fs::remove_all(m_dir, ec);
 }
 
-std::string FakeTokenRegistry::issued() const {
-  const std::string reply = http_get(m_port, "/log");
+std::string ScriptServer::get(const std::string& path) const {
+  const std::string reply = http_get(m_port, path);
   const auto body = reply.find("\r\n\r\n");
   return body == std::string::npos ? std::string() : reply.substr(body + 4);
 }
+
+FakeTokenRegistry::FakeTokenRegistry()
+    : m_server("fake_token_registry.py", {k_user, k_password, k_refresh_token}) {}
+
+GitHttpServer::GitHttpServer() : m_server("git_http_server.py", {k_user, k_password}) {}
+
+SshServer::SshServer() : m_dir(make_temp_dir()) {
+  if (::access("/usr/sbin/sshd", X_OK) != 0) {
+    throw std::runtime_error("/usr/sbin/sshd is missing: the ssh tests need Debian's openssh-server package");
+  }
+  const passwd* pw = ::getpwuid(::getuid());
+  if (pw == nullptr) throw std::runtime_error("the user running the tests has no name");
+  m_user = pw->pw_name;
+  // sshd running as root wants its privilege separation directory.
+  if (::getuid() == 0) fs::create_directories("/run/sshd");
+  fs::create_directories(repositories());
+  for (const char* key : {"host_key", "client_key"}) {
+    if (!run_to_end({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lastmile-test", "-f",
+                     (m_dir / key).string()},
+                    m_dir / "keygen.log")) {
+      throw std::runtime_error("ssh-keygen failed: " + read_text(m_dir / "keygen.log"));
+    }
+  }
+  fs::copy_file(m_dir / "client_key.pub", m_dir / "authorized_keys");
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (start()) return;
+  }
+  const std::string why = log();
+  std::error_code ec;
+  fs::remove_all(m_dir, ec);
+  throw std::runtime_error("sshd did not start: " + why);
+}
+
+bool SshServer::start() {
+  m_port = free_port();
+  std::ostringstream config;
+  config << "Port " << m_port << "\nListenAddress 127.0.0.1\nHostKey " << (m_dir / "host_key").string()
+         << "\nPidFile none\nAuthorizedKeysFile " << (m_dir / "authorized_keys").string()
+         << "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nAllowUsers "
+         << m_user << "\n";
+  write_text(m_dir / "sshd_config", config.str());
+  m_pid = start_until_ready({"/usr/sbin/sshd", "-D", "-e", "-f", (m_dir / "sshd_config").string()},
+                            m_dir / "sshd.log", [this] { return accepts_connections(m_port); });
+  return m_pid > 0;
+}
+
+SshServer::~SshServer() {
+  if (m_pid > 0) stop(m_pid);
+  std::error_code ec;
+  fs::remove_all(m_dir, ec);
+}
+
+std::string SshServer::url(const std::string& repo) const {
+  return "ssh://" + m_user + "@127.0.0.1:" + std::to_string(m_port) + (repositories() / repo).string();
+}
+
+void SshServer::set_up_client(const fs::path& home, bool with_key, bool with_host_key) const {
+  const fs::path ssh = home / ".ssh";
+  fs::create_directories(ssh);
+  if (with_key) {
+    fs::copy_file(m_dir / "client_key", ssh / "id_ed25519", fs::copy_options::overwrite_existing);
+    fs::copy_file(m_dir / "client_key.pub", ssh / "id_ed25519.pub", fs::copy_options::overwrite_existing);
+  }
+  if (with_host_key) {
+    write_text(ssh / "known_hosts", "[127.0.0.1]:" + std::to_string(m_port) + " " + read_text(m_dir / "host_key.pub"));
+  }
+}
+
+std::string SshServer::log() const { return read_text(m_dir / "sshd.log"); }
 
 }  // namespace lm::test

@@ -1,0 +1,250 @@
+// The log over the transports of a git host: smart HTTP behind basic
+// authentication (tests/support/git_http_server.py in front of the real
+// `git http-backend`), answered from git's credential helpers or from the
+// URL; and ssh to OpenSSH's sshd, with a key from ~/.ssh and the host key
+// checked against ~/.ssh/known_hosts. Refusals exit 77, say why, and never
+// print a secret.
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/e2e/sandbox.hpp"
+#include "tests/support/test_servers.hpp"
+
+using lm::test::GitHttpServer;
+using lm::test::RunResult;
+using lm::test::Sandbox;
+using lm::test::SshServer;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A bare repository for the log, served by `server`.
+std::string bare_log(const Sandbox& sb, const GitHttpServer& server) {
+  REQUIRE(sb.exec({"git", "init", "-q", "--bare", (server.dir() / "log.git").string()}).rc == 0);
+  return server.url("log.git");
+}
+
+// git's "store" credential helper with one entry, as 'git credential
+// approve' would leave it.
+void store_credentials(const Sandbox& sb, const fs::path& repo, const GitHttpServer& server,
+                       const std::string& password) {
+  const fs::path file = sb.root() / "git-credentials";
+  sb.exec({"sh", "-c", "printf '%s\\n' \"$0\" > \"$1\"",
+           std::string("http://") + GitHttpServer::k_user + ":" + password + "@" + server.host(), file.string()});
+  REQUIRE(sb.exec({"git", "config", "credential.helper", "store --file=" + file.string()}, {.cwd = repo}).rc == 0);
+}
+
+void ok(const Sandbox& sb, const std::vector<std::string>& args, const fs::path& cwd = {}) {
+  const RunResult r = sb.run(args, {.cwd = cwd});
+  INFO("lastmile " << args.front() << ": " << r.err);
+  REQUIRE(r.rc == 0);
+}
+
+const char* const k_hint =
+    "hint: for ssh, load a key into ssh-agent; for https, set up a git credential helper "
+    "('git config credential.helper store') or put the token in the URL\n";
+
+}  // namespace
+
+TEST_CASE("transport: push and pull over HTTP with credentials from git's credential helper",
+          "[e2e][sync][transport]") {
+  GitHttpServer server;
+  Sandbox sb;
+  const std::string url = bare_log(sb, server);
+  ok(sb, {"init"});
+  sb.write("m.bin", "weights");
+  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  ok(sb, {"remote", "add", "origin", url});
+  store_credentials(sb, sb.repo(), server, GitHttpServer::k_password);
+  RunResult r = sb.run({"push"});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin (refs/lastmile/log "));
+  // What git itself sees on the server.
+  CHECK(sb.exec({"git", "--git-dir", (server.dir() / "log.git").string(), "rev-parse", "--verify", "-q",
+                 "refs/lastmile/log"})
+            .rc == 0);
+  // Unauthenticated requests were answered 401; the helper's were served.
+  CHECK_THAT(server.requests(), Catch::Contains("/log.git/info/refs none\n") &&
+                                    Catch::Contains("POST /log.git/git-receive-pack good\n") &&
+                                    !Catch::Contains(" wrong\n"));
+
+  // Another clone, with the same helper, pulls the same history.
+  const fs::path other = sb.root() / "other";
+  REQUIRE(sb.exec({"git", "init", "-q", other.string()}).rc == 0);
+  ok(sb, {"init"}, other);
+  ok(sb, {"remote", "add", "origin", url}, other);
+  store_credentials(sb, other, server, GitHttpServer::k_password);
+  r = sb.run({"pull"}, {.cwd = other});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  CHECK(r.out == "received 1 event from origin\n");
+  CHECK(sb.run({"history", "--json"}, {.cwd = other}).json() == sb.run({"history", "--json"}).json());
+  CHECK(sb.run({"audit", "verify"}, {.cwd = other}).rc == 0);
+}
+
+TEST_CASE("transport: missing or refused HTTP credentials exit 77, name the host and never the secret",
+          "[e2e][sync][transport]") {
+  GitHttpServer server;
+  Sandbox sb;
+  const std::string url = bare_log(sb, server);
+  ok(sb, {"init"});
+  sb.write("m.bin", "weights");
+  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  ok(sb, {"remote", "add", "origin", url});
+  const long events = sb.event_count();
+  const std::string where = "lastmile: error: the log remote 'origin' (" + url + ") refused access while connecting: ";
+
+  // No credential helper: nothing to answer with.
+  RunResult r = sb.run({"push"});
+  CHECK(r.rc == 77);
+  CHECK(r.out.empty());
+  CHECK(r.err == where + "it asks for a user name and password, and git's credential helpers have none for " +
+                     server.host() + "\n" + k_hint);
+  CHECK(sb.run({"pull"}).rc == 77);
+
+  // A helper with a wrong password: refused, and the password is not shown.
+  const std::string wrong = "wrong-pa55-not-in-messages";
+  store_credentials(sb, sb.repo(), server, wrong);
+  r = sb.run({"push"});
+  CHECK(r.rc == 77);
+  CHECK(r.err == where + "it refused the user name and password git's credential helper gave for " + server.host() +
+                     " (user 'ada')\n" + k_hint);
+  CHECK_THAT(server.requests(), Catch::Contains("GET /log.git/info/refs wrong\n"));
+  r = sb.run({"pull"});
+  CHECK(r.rc == 77);
+  CHECK_THAT(r.err, !Catch::Contains(wrong));
+
+  // Nothing was published, nothing changed here: the server has no log and
+  // the next push, with good credentials, sends the one event.
+  CHECK(sb.event_count() == events);
+  CHECK(sb.exec({"git", "--git-dir", (server.dir() / "log.git").string(), "rev-parse", "--verify", "-q",
+                 "refs/lastmile/log"})
+            .rc != 0);
+  store_credentials(sb, sb.repo(), server, GitHttpServer::k_password);
+  r = sb.run({"push"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin"));
+}
+
+TEST_CASE("transport: a token in the URL is used, and never shown", "[e2e][sync][transport]") {
+  GitHttpServer server;
+  Sandbox sb;
+  const std::string url = bare_log(sb, server);
+  const std::string with_token = "http://" + std::string(GitHttpServer::k_user) + ":" + GitHttpServer::k_password +
+                                 "@" + server.host() + "/log.git";
+  ok(sb, {"init"});
+  sb.write("m.bin", "weights");
+  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  RunResult r = sb.run({"remote", "add", "origin", with_token});
+  CHECK(r.rc == 0);
+  CHECK(r.out == "added remote origin (log): " + url + "\n");
+  r = sb.run({"push"});
+  INFO(r.err);
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out + r.err, !Catch::Contains(GitHttpServer::k_password));
+  CHECK_THAT(sb.run({"remote", "list"}).out, Catch::Contains(url) && !Catch::Contains(GitHttpServer::k_password));
+
+  // A stale token: refused, named as the URL's, not shown.
+  const std::string stale = "stale-t0ken-not-in-messages";
+  ok(sb, {"remote", "remove", "origin"});
+  ok(sb, {"remote", "add", "origin", "http://ada:" + stale + "@" + server.host() + "/log.git"});
+  r = sb.run({"pull"});
+  CHECK(r.rc == 77);
+  CHECK(r.err == "lastmile: error: the log remote 'origin' (" + url + ") refused access while connecting: it "
+                 "refused the user name and password in the URL, and git's credential helpers have none for " +
+                     server.host() + "\n" + k_hint);
+  CHECK_THAT(r.out + r.err, !Catch::Contains(stale));
+}
+
+namespace {
+
+std::string bare_log(const Sandbox& sb, const SshServer& server) {
+  REQUIRE(sb.exec({"git", "init", "-q", "--bare", (server.repositories() / "log.git").string()}).rc == 0);
+  return server.url("log.git");
+}
+
+// The URL as lastmile shows it: without the user name.
+std::string shown(const SshServer& server) {
+  return "ssh://127.0.0.1:" + std::to_string(server.port()) + (server.repositories() / "log.git").string();
+}
+
+}  // namespace
+
+TEST_CASE("transport: push and pull over ssh with a key from ~/.ssh", "[e2e][sync][transport][ssh]") {
+  SshServer server;
+  Sandbox sb;
+  const std::string url = bare_log(sb, server);
+  server.set_up_client(sb.root() / "home");
+  ok(sb, {"init"});
+  sb.write("m.bin", "weights");
+  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  ok(sb, {"remote", "add", "origin", url});
+  RunResult r = sb.run({"push"});
+  INFO(r.err << "\nsshd: " << server.log());
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin (refs/lastmile/log "));
+  CHECK(sb.exec({"git", "--git-dir", (server.repositories() / "log.git").string(), "rev-parse", "--verify", "-q",
+                 "refs/lastmile/log"})
+            .rc == 0);
+
+  const fs::path other = sb.root() / "other";
+  REQUIRE(sb.exec({"git", "init", "-q", other.string()}).rc == 0);
+  ok(sb, {"init"}, other);
+  ok(sb, {"remote", "add", "origin", url}, other);
+  r = sb.run({"pull"}, {.cwd = other});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  CHECK(r.out == "received 1 event from origin\n");
+  CHECK(sb.run({"history", "--json"}, {.cwd = other}).json() == sb.run({"history", "--json"}).json());
+}
+
+TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 77 and says which",
+          "[e2e][sync][transport][ssh]") {
+  SshServer server;
+  Sandbox sb;
+  const std::string url = bare_log(sb, server);
+  const fs::path home = sb.root() / "home";
+  ok(sb, {"init"});
+  sb.write("m.bin", "weights");
+  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  ok(sb, {"remote", "add", "origin", url});
+  const long events = sb.event_count();
+
+  // The key is accepted, but the server's host key was never recorded:
+  // nothing is sent to a server that may not be the one meant.
+  server.set_up_client(home, true, false);
+  RunResult r = sb.run({"push"});
+  CHECK(r.rc == 77);
+  CHECK(r.out.empty());
+  CHECK(r.err == "lastmile: error: the log remote 'origin' (" + shown(server) +
+                     ") could not be verified while connecting: its ssh host key is not in ~/.ssh/known_hosts, "
+                     "or differs from the one there (invalid or unknown remote ssh hostkey)\n"
+                     "hint: check the key's fingerprint with the server's owner, then record it: ssh-keyscan -p " +
+                     std::to_string(server.port()) + " 127.0.0.1 >> ~/.ssh/known_hosts\n");
+  CHECK(sb.run({"pull"}).rc == 77);
+
+  // The host is known, but the only key there is one it does not accept.
+  fs::remove_all(home / ".ssh");
+  server.set_up_client(home, false, true);
+  REQUIRE(sb.exec({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (home / ".ssh/id_ed25519").string()}).rc == 0);
+  r = sb.run({"push"});
+  CHECK(r.rc == 77);
+  CHECK(r.err == "lastmile: error: the log remote 'origin' (" + shown(server) +
+                     ") refused access while connecting: it accepts none of the ssh keys lastmile has for '" +
+                     server.user() + "' (tried " + (home / ".ssh/id_ed25519").string() + ")\n" + k_hint);
+  CHECK_THAT(r.err, !Catch::Contains("PRIVATE KEY"));
+
+  // Nothing was published; with the right key the event goes.
+  CHECK(sb.event_count() == events);
+  CHECK(sb.exec({"git", "--git-dir", (server.repositories() / "log.git").string(), "rev-parse", "--verify", "-q",
+                 "refs/lastmile/log"})
+            .rc != 0);
+  server.set_up_client(home);
+  r = sb.run({"push"});
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin"));
+}
