@@ -387,19 +387,30 @@ bool valid_branch_name(const std::string& name) {
   return !name.empty() && git_reference_name_is_valid(&valid, ("refs/heads/" + name).c_str()) == 0 && valid;
 }
 
-std::optional<std::string> configured_identity(const std::filesystem::path& start) {
+namespace {
+
+// A snapshot of the configuration of the repository around `start`, or of
+// the global configuration outside one; null when neither can be read.
+std::unique_ptr<git_config, ConfigFree> configuration_at(const std::filesystem::path& start) {
   git_config* raw = nullptr;
   RepoPtr repo = open_repository(start);
   ensure_libgit2();
-  const int rc = repo ? git_repository_config_snapshot(&raw, repo.get())
-                      : git_config_open_default(&raw);
-  if (rc != 0) return std::nullopt;
+  const int rc = repo ? git_repository_config_snapshot(&raw, repo.get()) : git_config_open_default(&raw);
+  if (rc != 0) return nullptr;
   std::unique_ptr<git_config, ConfigFree> config(raw);
   if (!repo) {
     git_config* snapshot = nullptr;
-    if (git_config_snapshot(&snapshot, config.get()) != 0) return std::nullopt;
+    if (git_config_snapshot(&snapshot, config.get()) != 0) return nullptr;
     config.reset(snapshot);
   }
+  return config;
+}
+
+}  // namespace
+
+std::optional<std::string> configured_identity(const std::filesystem::path& start) {
+  const auto config = configuration_at(start);
+  if (!config) return std::nullopt;
   const char* name = nullptr;
   const char* email = nullptr;
   if (git_config_get_string(&name, config.get(), "user.name") != 0 || name == nullptr ||
@@ -411,6 +422,17 @@ std::optional<std::string> configured_identity(const std::filesystem::path& star
     identity += std::string(" <") + email + ">";
   }
   return identity;
+}
+
+std::optional<std::string> configured_path(const std::filesystem::path& start, const std::string& key) {
+  const auto config = configuration_at(start);
+  if (!config) return std::nullopt;
+  git_buf value = GIT_BUF_INIT;
+  if (git_config_get_path(&value, config.get(), key.c_str()) != 0) return std::nullopt;
+  std::string path(value.ptr, value.size);
+  git_buf_dispose(&value);
+  if (path.empty()) return std::nullopt;
+  return path;
 }
 
 std::string strip_credentials(const std::string& url) {

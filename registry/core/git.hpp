@@ -73,6 +73,11 @@ std::optional<std::string> configured_identity(const std::filesystem::path& star
 std::optional<std::string> configured_remote_url(const std::filesystem::path& start,
                                                  const std::string& name);
 
+// A path setting (such as http.sslCAInfo) from git configuration for the
+// repository around `start` (or the global configuration), '~' expanded;
+// nullopt when unset.
+std::optional<std::string> configured_path(const std::filesystem::path& start, const std::string& key);
+
 // Removes "user:password@" from a URL so that tokens never reach the log.
 std::string strip_credentials(const std::string& url);
 

@@ -168,6 +168,30 @@ std::optional<std::pair<std::string, std::string>> credential_fill(const std::st
   return std::make_pair(username, password);
 }
 
+// The certificate authorities https remotes are checked against: the
+// system's, unless git is told otherwise, as git itself is told
+// (GIT_SSL_CAINFO / GIT_SSL_CAPATH, else http.sslCAInfo / http.sslCAPath).
+// libgit2 keeps one setting per process, so it is made once.
+void use_configured_certificate_authorities() {
+  static const bool done = [] {
+    const auto setting = [](const char* variable, const char* key) -> std::optional<std::string> {
+      if (const char* value = std::getenv(variable); value != nullptr && *value != '\0') return value;
+      return configured_path(std::filesystem::current_path(), key);
+    };
+    const auto file = setting("GIT_SSL_CAINFO", "http.sslcainfo");
+    const auto dir = setting("GIT_SSL_CAPATH", "http.sslcapath");
+    if (file || dir) {
+      if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file ? file->c_str() : nullptr,
+                           dir ? dir->c_str() : nullptr) < 0) {
+        throw Error(ExitCode::config, "cannot use the certificate authorities " + quote(file.value_or(*dir)) +
+                                          " (http.sslCAInfo / GIT_SSL_CAINFO): " + last_git_error());
+      }
+    }
+    return true;
+  }();
+  (void)done;
+}
+
 struct CredentialState {
   bool url_has_password = false;  // the remote's URL carries user:password
   int ssh_attempts = 0;
@@ -254,13 +278,15 @@ int acquire_credentials(git_credential** out, const char* url, const char* user_
                          : "its TLS certificate is not trusted (") +
                     last_git_error() + ")",
                 ssh ? "check the key's fingerprint with the server's owner, then record it: " + keyscan_command(url)
-                    : "install the certificate authority (update-ca-certificates) or point SSL_CERT_FILE at it");
+                    : "add its certificate authority to the system's (update-ca-certificates), or name its "
+                      "file in git's http.sslCAInfo or GIT_SSL_CAINFO");
   }
   throw Error(ExitCode::unavailable, "cannot reach " + where + " while " + doing + ": " + last_git_error(),
               "check the URL with 'lastmile remote list' and that 'git ls-remote URL' works");
 }
 
 git_remote_callbacks transfer_callbacks(CredentialState& state, const std::string& url) {
+  use_configured_certificate_authorities();
   state.url_has_password = url_has_password(url);
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   callbacks.credentials = acquire_credentials;
@@ -586,6 +612,7 @@ SyncRepository::PushResult SyncRepository::push(const std::string& label, const 
   char* specs[] = {const_cast<char*>(spec.c_str())};
   const git_strarray refspecs = {specs, 1};
   RemotePtr remote = anonymous_remote(repo, label, url);
+  use_configured_certificate_authorities();
   PushState state;
   state.credentials.url_has_password = url_has_password(url);
   state.expected = expected;

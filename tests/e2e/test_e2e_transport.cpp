@@ -33,7 +33,9 @@ void store_credentials(const Sandbox& sb, const fs::path& repo, const GitHttpSer
                        const std::string& password) {
   const fs::path file = sb.root() / "git-credentials";
   sb.exec({"sh", "-c", "printf '%s\\n' \"$0\" > \"$1\"",
-           std::string("http://") + GitHttpServer::k_user + ":" + password + "@" + server.host(), file.string()});
+           server.url("").substr(0, server.url("").find("://") + 3) + GitHttpServer::k_user + ":" + password + "@" +
+               server.host(),
+           file.string()});
   REQUIRE(sb.exec({"git", "config", "credential.helper", "store --file=" + file.string()}, {.cwd = repo}).rc == 0);
 }
 
@@ -41,6 +43,15 @@ void ok(const Sandbox& sb, const std::vector<std::string>& args, const fs::path&
   const RunResult r = sb.run(args, {.cwd = cwd});
   INFO("lastmile " << args.front() << ": " << r.err);
   REQUIRE(r.rc == 0);
+}
+
+// A registry with one version, churn@1.0.0, and `url` (when given) as its
+// origin.
+void one_version_to_share(Sandbox& sb, const std::string& url = "") {
+  ok(sb, {"init"});
+  sb.write("m.bin", "weights");
+  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  if (!url.empty()) ok(sb, {"remote", "add", "origin", url});
 }
 
 const char* const k_hint =
@@ -54,10 +65,7 @@ TEST_CASE("transport: push and pull over HTTP with credentials from git's creden
   GitHttpServer server;
   Sandbox sb;
   const std::string url = bare_log(sb, server);
-  ok(sb, {"init"});
-  sb.write("m.bin", "weights");
-  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
-  ok(sb, {"remote", "add", "origin", url});
+  one_version_to_share(sb, url);
   store_credentials(sb, sb.repo(), server, GitHttpServer::k_password);
   RunResult r = sb.run({"push"});
   INFO(r.err);
@@ -91,10 +99,7 @@ TEST_CASE("transport: missing or refused HTTP credentials exit 77, name the host
   GitHttpServer server;
   Sandbox sb;
   const std::string url = bare_log(sb, server);
-  ok(sb, {"init"});
-  sb.write("m.bin", "weights");
-  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
-  ok(sb, {"remote", "add", "origin", url});
+  one_version_to_share(sb, url);
   const long events = sb.event_count();
   const std::string where = "lastmile: error: the log remote 'origin' (" + url + ") refused access while connecting: ";
 
@@ -136,9 +141,7 @@ TEST_CASE("transport: a token in the URL is used, and never shown", "[e2e][sync]
   const std::string url = bare_log(sb, server);
   const std::string with_token = "http://" + std::string(GitHttpServer::k_user) + ":" + GitHttpServer::k_password +
                                  "@" + server.host() + "/log.git";
-  ok(sb, {"init"});
-  sb.write("m.bin", "weights");
-  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
+  one_version_to_share(sb);
   RunResult r = sb.run({"remote", "add", "origin", with_token});
   CHECK(r.rc == 0);
   CHECK(r.out == "added remote origin (log): " + url + "\n");
@@ -160,6 +163,37 @@ TEST_CASE("transport: a token in the URL is used, and never shown", "[e2e][sync]
   CHECK_THAT(r.out + r.err, !Catch::Contains(stale));
 }
 
+TEST_CASE("transport: https with a certificate the system trusts, and refused with one it does not",
+          "[e2e][sync][transport]") {
+  GitHttpServer server(true);
+  Sandbox sb;
+  const std::string url = bare_log(sb, server);
+  REQUIRE(url.rfind("https://", 0) == 0);
+  one_version_to_share(sb, url);
+  store_credentials(sb, sb.repo(), server, GitHttpServer::k_password);
+  // Its own certificate is trusted by no one: nothing is sent, not even the
+  // credentials, and it is not a network failure to retry.
+  RunResult r = sb.run({"push"});
+  CHECK(r.rc == 77);
+  CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: the log remote 'origin' (" + url +
+                                      ") could not be verified while connecting: its TLS certificate is not "
+                                      "trusted (") &&
+                        Catch::EndsWith("hint: add its certificate authority to the system's "
+                                        "(update-ca-certificates), or name its file in git's http.sslCAInfo or "
+                                        "GIT_SSL_CAINFO\n") &&
+                        !Catch::Contains(GitHttpServer::k_password));
+  // Trusted as git is told to trust an internal CA, push and pull go
+  // through: GIT_SSL_CAINFO, or http.sslCAInfo in git configuration.
+  r = sb.run({"push"}, {.env = {{"GIT_SSL_CAINFO", server.certificate().string()}}});
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin"));
+  sb.git({"config", "http.sslCAInfo", server.certificate().string()});
+  r = sb.run({"pull"});
+  CHECK(r.rc == 0);
+  CHECK(r.out == "up to date with origin\n");
+}
+
 namespace {
 
 std::string bare_log(const Sandbox& sb, const SshServer& server) {
@@ -179,10 +213,7 @@ TEST_CASE("transport: push and pull over ssh with a key from ~/.ssh", "[e2e][syn
   Sandbox sb;
   const std::string url = bare_log(sb, server);
   server.set_up_client(sb.root() / "home");
-  ok(sb, {"init"});
-  sb.write("m.bin", "weights");
-  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
-  ok(sb, {"remote", "add", "origin", url});
+  one_version_to_share(sb, url);
   RunResult r = sb.run({"push"});
   INFO(r.err << "\nsshd: " << server.log());
   REQUIRE(r.rc == 0);
@@ -208,10 +239,7 @@ TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 
   Sandbox sb;
   const std::string url = bare_log(sb, server);
   const fs::path home = sb.root() / "home";
-  ok(sb, {"init"});
-  sb.write("m.bin", "weights");
-  ok(sb, {"register", "churn", "m.bin", "--version", "1.0.0"});
-  ok(sb, {"remote", "add", "origin", url});
+  one_version_to_share(sb, url);
   const long events = sb.event_count();
 
   // The key is accepted, but the server's host key was never recorded:

@@ -4,15 +4,17 @@ serves https (without the TLS): every request needs USER:PASSWORD, and is
 then handed to the real `git http-backend` (CGI), which serves the bare
 repositories in the directory of PORT_FILE, push included.
 
-usage: git_http_server.py PORT_FILE USER PASSWORD
+usage: git_http_server.py PORT_FILE USER PASSWORD [tls]
 
-Writes the port it listens on (127.0.0.1) into PORT_FILE. GET /log answers
+With `tls`, it serves https with a certificate of its own for localhost
+(and 127.0.0.1), made with openssl next to PORT_FILE as cert.pem. Writes the port it listens on (127.0.0.1) into PORT_FILE. GET /log answers
 one line per request: its method, path and whether its credentials were
 missing, wrong or good, so that a test can tell what a client sent.
 """
 
 import base64
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ import threading
 import stub_http
 
 PORT_FILE, USER, PASSWORD = sys.argv[1:4]
+TLS = sys.argv[4:5] == ["tls"]
 ROOT = os.path.dirname(os.path.abspath(PORT_FILE))
 GOOD = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 requests = []
@@ -76,4 +79,14 @@ class Handler(stub_http.Handler):
     do_POST = handle_git
 
 
-stub_http.serve(Handler, PORT_FILE)
+def tls_context():
+    cert, key = os.path.join(ROOT, "cert.pem"), os.path.join(ROOT, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+stub_http.serve(Handler, PORT_FILE, tls_context() if TLS else None)

@@ -37,8 +37,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
 
-def serve(handler, port_file):
+def serve(handler, port_file, tls_context=None):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls_context is not None:
+        server.socket = tls_context.wrap_socket(server.socket, server_side=True)
     with open(port_file + ".tmp", "w") as f:
         f.write(str(server.server_port))
     os.rename(port_file + ".tmp", port_file)

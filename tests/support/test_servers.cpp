@@ -268,7 +268,11 @@ std::string ScriptServer::get(const std::string& path) const {
 FakeTokenRegistry::FakeTokenRegistry()
     : m_server("fake_token_registry.py", {k_user, k_password, k_refresh_token}) {}
 
-GitHttpServer::GitHttpServer() : m_server("git_http_server.py", {k_user, k_password}) {}
+GitHttpServer::GitHttpServer(bool tls)
+    : m_scheme(tls ? "https" : "http"),
+      m_server("git_http_server.py", tls ? std::vector<std::string>{k_user, k_password, "tls"}
+                                         : std::vector<std::string>{k_user, k_password}) {}
+
 
 SshServer::SshServer() : m_dir(make_temp_dir()) {
   if (::access("/usr/sbin/sshd", X_OK) != 0) {

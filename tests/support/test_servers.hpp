@@ -105,16 +105,23 @@ class GitHttpServer {
   static constexpr const char* k_user = "ada";
   static constexpr const char* k_password = "git-pa55-not-in-messages";
 
-  GitHttpServer();
+  // With `tls`, https with a certificate of its own for localhost, which
+  // a client trusts through http.sslCAInfo or GIT_SSL_CAINFO.
+  explicit GitHttpServer(bool tls = false);
 
-  std::string host() const { return m_server.host(); }
-  // http://127.0.0.1:PORT/<repo>, for a bare repository created in dir().
-  std::string url(const std::string& repo) const { return "http://" + host() + "/" + repo; }
+  // 127.0.0.1:PORT; localhost:PORT over TLS, the name its certificate
+  // holds (libgit2's TLS, mbedTLS, does not match IP addresses).
+  std::string host() const { return (m_scheme == "https" ? "localhost:" : "127.0.0.1:") + std::to_string(m_server.port()); }
+  // http[s]://HOST/<repo>, for a bare repository created in dir().
+  std::string url(const std::string& repo) const { return m_scheme + "://" + host() + "/" + repo; }
+  std::filesystem::path certificate() const { return m_server.dir() / "cert.pem"; }
   const std::filesystem::path& dir() const { return m_server.dir(); }
   // One line per request: "METHOD PATH none|wrong|good", by its credentials.
+  // Plain http only.
   std::string requests() const { return m_server.get("/log"); }
 
  private:
+  std::string m_scheme;
   ScriptServer m_server;
 };
 
