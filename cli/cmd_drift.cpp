@@ -7,6 +7,7 @@
 #include "cli/command.hpp"
 #include "cli/context.hpp"
 #include "deploy/monitor.hpp"
+#include "deploy/monitor_report_format.hpp"
 #include "registry/actor.hpp"
 #include "registry/metadata.hpp"
 
@@ -25,17 +26,19 @@ struct DriftOptions {
   std::optional<double> max_share;
 };
 
-std::string fixed(double value, int digits = 3) {
+// Statistics to four places, as 'lastmile report' shows them; shares of
+// columns in the summary as whole percents.
+using deploy::report_format::fixed4;
+
+std::string percent(double share) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, value);
+  std::snprintf(buf, sizeof buf, "%.0f%%", share * 100);
   return buf;
 }
 
-std::string percent(double share) { return fixed(share * 100, 0) + "%"; }
-
 std::string ks_text(const deploy::ColumnDrift& c) {
   if (!c.ks) return "-";
-  return fixed(*c.ks) + (c.ks_pvalue ? " (p " + fixed(*c.ks_pvalue, 4) + ")" : "");
+  return fixed4(*c.ks) + (c.ks_pvalue ? " (p " + fixed4(*c.ks_pvalue) + ")" : "");
 }
 
 // Values that were not numbers, or missing, said once per column.
@@ -62,7 +65,7 @@ void print_text(const Output& out, const deploy::DriftRecordResult& r) {
   out.line(heading(r));
   std::vector<std::vector<std::string>> rows{{"COLUMN", "TYPE", "PSI", "KS", "", "NOTE"}};
   for (const auto& c : r.result.columns) {
-    rows.push_back({printable(c.name), std::string(deploy::column_kind_name(c.kind)), fixed(c.psi), ks_text(c),
+    rows.push_back({printable(c.name), std::string(deploy::column_kind_name(c.kind)), fixed4(c.psi), ks_text(c),
                     c.drifted ? "DRIFT" : "", anomalies(c)});
   }
   out.line(format_table(rows, out));
@@ -73,7 +76,7 @@ void print_markdown(const Output& out, const deploy::DriftRecordResult& r) {
   std::string md = "### Drift of " + markdown_cell(r.version.ref()) + "\n\n" + markdown_cell(heading(r)) + "\n\n" +
                    "| column | type | PSI | KS | drifted | note |\n|---|---|---:|---:|:---:|---|\n";
   for (const auto& c : r.result.columns) {
-    md += "| " + markdown_cell(c.name) + " | " + std::string(deploy::column_kind_name(c.kind)) + " | " + fixed(c.psi) +
+    md += "| " + markdown_cell(c.name) + " | " + std::string(deploy::column_kind_name(c.kind)) + " | " + fixed4(c.psi) +
           " | " + ks_text(c) + " | " + (c.drifted ? "**yes**" : "no") + " | " + anomalies(c) + " |\n";
   }
   md += "\n**" + verdict(r) + "**";

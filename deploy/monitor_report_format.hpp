@@ -1,6 +1,7 @@
 #pragma once
 // Number, time and cell formatting shared by the monitoring report's
-// renderers (deploy/monitor_report*.cpp); not part of the library's API.
+// renderers (deploy/monitor_report*.cpp) and by lastmile drift, so that the
+// two show numbers alike; not part of the library's API.
 
 #include <algorithm>
 #include <cstdio>
