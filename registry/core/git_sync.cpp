@@ -262,16 +262,19 @@ int acquire_credentials(git_credential** out, const char* url, const char* user_
 [[noreturn]] void throw_transfer_error(int rc, const std::string& label, const std::string& url,
                                        const std::string& doing, const CredentialState* credentials = nullptr) {
   const std::string where = "the log remote " + quote(label) + " (" + strip_credentials(url) + ")";
+  const std::string protocol = split_url(url).protocol;
+  const bool ssh = protocol == "ssh" || protocol.empty();  // empty: scp-like user@host:path
   if (rc == GIT_EAUTH) {
     const std::string why = credentials != nullptr && !credentials->refusal.empty() ? credentials->refusal
                                                                                      : last_git_error();
     throw Error(ExitCode::permission, where + " refused access while " + doing + ": " + why,
-                "for ssh, load a key into ssh-agent; for https, set up a git credential helper "
-                "('git config credential.helper store') or put the token in the URL");
+                ssh ? "load a key the server accepts into ssh-agent, or put it in ~/.ssh (id_ed25519, "
+                      "id_ecdsa or id_rsa)"
+                    : "set up a git credential helper ('git config credential.helper store') or put a "
+                      "token in the URL");
   }
   if (rc == GIT_ECERTIFICATE) {
     // Not a network failure to retry: the server is not the one it claims.
-    const bool ssh = split_url(url).protocol == "ssh" || split_url(url).protocol.empty();
     throw Error(ExitCode::permission,
                 where + " could not be verified while " + doing + ": " +
                     (ssh ? "its ssh host key is not in ~/.ssh/known_hosts, or differs from the one there ("

@@ -55,8 +55,7 @@ void one_version_to_share(Sandbox& sb, const std::string& url = "") {
 }
 
 const char* const k_hint =
-    "hint: for ssh, load a key into ssh-agent; for https, set up a git credential helper "
-    "('git config credential.helper store') or put the token in the URL\n";
+    "hint: set up a git credential helper ('git config credential.helper store') or put a token in the URL\n";
 
 }  // namespace
 
@@ -263,7 +262,9 @@ TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 
   CHECK(r.rc == 77);
   CHECK(r.err == "lastmile: error: the log remote 'origin' (" + shown(server) +
                      ") refused access while connecting: it accepts none of the ssh keys lastmile has for '" +
-                     server.user() + "' (tried " + (home / ".ssh/id_ed25519").string() + ")\n" + k_hint);
+                     server.user() + "' (tried " + (home / ".ssh/id_ed25519").string() +
+                     ")\nhint: load a key the server accepts into ssh-agent, or put it in ~/.ssh (id_ed25519, "
+                     "id_ecdsa or id_rsa)\n");
   CHECK_THAT(r.err, !Catch::Contains("PRIVATE KEY"));
 
   // Nothing was published; with the right key the event goes.
