@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
+#include <vector>
 
 #include "registry/core/error.hpp"
 #include "registry/core/files.hpp"
@@ -345,6 +347,9 @@ struct Session::Impl {
   const char* protocols;
   std::string no_proxy;
   CurlPtr curl;
+  // The system's certificate authorities and the registry's own from a
+  // certs.d directory, in PEM; empty when there are none of its own.
+  std::string authorities;
 };
 
 namespace {
@@ -421,7 +426,10 @@ Error transport_error(CURLcode rc, CURL* curl, const char* detail, const std::st
   if (rc == CURLE_SSL_CONNECT_ERROR) {
     hint = "a registry that speaks plain http can be used only on this machine (insecure)";
   } else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
-    hint = "add the certificate authority that signed it to the system's (update-ca-certificates)";
+    // Not a network failure to retry: the server is not the one it claims.
+    return Error(ExitCode::permission, "cannot trust " + what + ": " + transport_reason(rc, curl, detail),
+                 "add the certificate authority that signed it to the system's (update-ca-certificates), or "
+                 "put it in ~/.config/containers/certs.d/" + host + "/ca.crt");
   }
   return Error(ExitCode::unavailable,
                "cannot reach " + what + ": " + transport_reason(rc, curl, detail), hint);
@@ -429,12 +437,47 @@ Error transport_error(CURLcode rc, CURL* curl, const char* detail, const std::st
 
 }  // namespace
 
+// The certificate authorities a registry's own certs.d directory adds to
+// the system's, where podman, skopeo and Docker look for them:
+// $XDG_CONFIG_HOME/containers/certs.d/HOST[:PORT]/*.crt (~/.config by
+// default), then /etc/containers/certs.d and /etc/docker/certs.d. Empty when
+// there are none; else the system's bundle followed by them, in PEM.
+std::string registry_authorities(CURL* curl, const std::string& registry_host) {
+  std::vector<std::filesystem::path> roots;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
+    roots.emplace_back(std::filesystem::path(xdg) / "containers/certs.d");
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    roots.emplace_back(std::filesystem::path(home) / ".config/containers/certs.d");
+  }
+  roots.emplace_back("/etc/containers/certs.d");
+  roots.emplace_back("/etc/docker/certs.d");
+  std::string own;
+  for (const auto& root : roots) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(root / registry_host, ec)) {
+      if (entry.path().extension() == ".crt") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) own += read_file(file) + "\n";
+  }
+  if (own.empty()) return own;
+  char* bundle = nullptr;
+  std::string system;
+  if (curl_easy_getinfo(curl, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle != nullptr &&
+      lstat_path(bundle)) {
+    system = read_file(bundle) + "\n";
+  }
+  return system + own;
+}
+
 Session::Session(std::string registry_host, bool allow_http) {
   ensure_curl();
   CurlPtr curl(curl_easy_init());
   if (!curl) throw Error(ExitCode::internal, "cannot create a libcurl handle");
-  m_impl.reset(new Impl{std::move(registry_host), allow_http ? "http,https" : "https",
-                        no_proxy_list(), std::move(curl)});
+  std::string authorities = registry_authorities(curl.get(), registry_host);
+  m_impl.reset(new Impl{std::move(registry_host), allow_http ? "http,https" : "https", no_proxy_list(),
+                        std::move(curl), std::move(authorities)});
 }
 
 Session::~Session() = default;
@@ -453,6 +496,10 @@ Response Session::perform(const Request& request) {
   Transfer transfer{request, response, curl};
   char detail[CURL_ERROR_SIZE] = "";
   set_common(curl, detail, transfer, m_impl->protocols, m_impl->no_proxy);
+  if (!m_impl->authorities.empty()) {
+    curl_blob blob{m_impl->authorities.data(), m_impl->authorities.size(), CURL_BLOB_NOCOPY};
+    set(curl, CURLOPT_CAINFO_BLOB, &blob);
+  }
   set_method(curl, request);
   const SlistPtr headers = header_list(request);
   set(curl, CURLOPT_HTTPHEADER, headers.get());

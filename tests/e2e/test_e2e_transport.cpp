@@ -2,8 +2,9 @@
 // authentication (tests/support/git_http_server.py in front of the real
 // `git http-backend`), answered from git's credential helpers or from the
 // URL; and ssh to OpenSSH's sshd, with a key from ~/.ssh and the host key
-// checked against ~/.ssh/known_hosts. Refusals exit 77, say why, and never
-// print a secret.
+// checked against ~/.ssh/known_hosts. And the bytes to an OCI registry
+// over TLS with a certificate authority of its own. Refusals exit 77, say
+// why, and never print a secret.
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +15,7 @@
 #include "tests/support/test_servers.hpp"
 
 using lm::test::GitHttpServer;
+using lm::test::OciRegistryServer;
 using lm::test::RunResult;
 using lm::test::Sandbox;
 using lm::test::SshServer;
@@ -276,4 +278,37 @@ TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 
   r = sb.run({"push"});
   CHECK(r.rc == 0);
   CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin"));
+}
+
+TEST_CASE("transport: an OCI registry signed by its own authority, trusted through containers' certs.d",
+          "[e2e][oci][transport]") {
+  OciRegistryServer registry({.tls = true});
+  Sandbox sb;
+  REQUIRE(sb.exec({"git", "init", "-q", "--bare", (sb.root() / "log.git").string()}).rc == 0);
+  one_version_to_share(sb, (sb.root() / "log.git").string());
+  const std::string url = "oci://" + registry.host() + "/team";
+  ok(sb, {"remote", "add", "models", url});
+  // No system trusts it: nothing goes up, and it is not a network failure.
+  RunResult r = sb.run({"push"});
+  CHECK(r.rc == 77);
+  CHECK_THAT(r.err, Catch::StartsWith("lastmile: error: cannot trust the OCI registry " + registry.host() +
+                                      ": its TLS certificate is not trusted (") &&
+                        Catch::EndsWith("hint: add the certificate authority that signed it to the system's "
+                                        "(update-ca-certificates), or put it in ~/.config/containers/certs.d/" +
+                                        registry.host() + "/ca.crt\n"));
+  CHECK_FALSE(fs::exists(registry.storage() / "docker/registry/v2/repositories"));
+  // Its authority where podman and skopeo look for it: the push goes through.
+  const fs::path certs = sb.root() / "home/.config/containers/certs.d" / registry.host();
+  fs::create_directories(certs);
+  fs::copy_file(registry.certificate(), certs / "ca.crt");
+  r = sb.run({"push"});
+  INFO(r.err << "\nregistry: " << registry.log());
+  CHECK(r.rc == 0);
+  CHECK_THAT(r.out, Catch::Contains("pushed churn@1.0.0 to models: " + url + "/churn@sha256:"));
+  // And the bytes come back from it into another directory, verified.
+  sb.exec({"rm", "-rf", sb.registry().string() + "/objects"});
+  r = sb.run({"checkout", "churn@1.0.0", "--to", "back"});
+  INFO(r.err);
+  CHECK(r.rc == 0);
+  CHECK(sb.read("back/m.bin") == "weights");
 }

@@ -49,7 +49,7 @@ std::uint16_t free_port() {
 }
 
 std::string config_text(const fs::path& storage, std::uint16_t port, const fs::path& htpasswd,
-                        bool access_log) {
+                        bool access_log, const fs::path& tls_dir) {
   std::ostringstream out;
   out << "version: 0.1\n"
       << "log:\n  level: error\n  accesslog:\n    disabled: " << (access_log ? "false" : "true")
@@ -58,6 +58,10 @@ std::string config_text(const fs::path& storage, std::uint16_t port, const fs::p
       << "  delete:\n    enabled: true\n"
       << "  maintenance:\n    uploadpurging:\n      enabled: false\n"
       << "http:\n  addr: 127.0.0.1:" << port << "\n  secret: lastmile-test\n";
+  if (!tls_dir.empty()) {
+    out << "  tls:\n    certificate: " << (tls_dir / "cert.pem").string() << "\n    key: "
+        << (tls_dir / "key.pem").string() << "\n";
+  }
   if (!htpasswd.empty()) {
     out << "auth:\n  htpasswd:\n    realm: lastmile-test\n    path: " << htpasswd.string() << "\n";
   }
@@ -195,6 +199,13 @@ OciRegistryServer::OciRegistryServer(Options options) {
   }
   m_dir = make_temp_dir();
   m_storage = m_dir / "storage";
+  m_tls = options.tls;
+  if (m_tls && !run_to_end({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                            "-keyout", (m_dir / "key.pem").string(), "-out", certificate().string()},
+                           m_dir / "openssl.log")) {
+    throw std::runtime_error("openssl could not make a certificate: " + read_text(m_dir / "openssl.log"));
+  }
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (start(options)) return;
   }
@@ -218,9 +229,10 @@ bool OciRegistryServer::start(const Options& options) {
     write_text(htpasswd, std::string(k_user) + ":" + k_password_hash + "\n");
   }
   const fs::path config = m_dir / "config.yml";
-  write_text(config, config_text(m_storage, m_port, htpasswd, options.access_log));
+  write_text(config, config_text(m_storage, m_port, htpasswd, options.access_log, m_tls ? m_dir : fs::path()));
+  // Over TLS a plain GET gets no answer worth reading: a connection will do.
   m_pid = start_until_ready({k_binary, "serve", config.string()}, m_dir / "registry.log",
-                            [this] { return answers(m_port); });
+                            [this] { return m_tls ? accepts_connections(m_port) : answers(m_port); });
   return m_pid > 0;
 }
 

@@ -22,6 +22,9 @@ class OciRegistryServer {
     bool basic_auth = false;
     // Log every request (one line each, in log()), e.g. to count them.
     bool access_log = false;
+    // Serve https with a certificate of its own for localhost (see
+    // certificate()), which no system trusts.
+    bool tls = false;
   };
   static constexpr const char* k_user = "lastmile";
   static constexpr const char* k_password = "pa55-w0rd-not-in-messages";
@@ -37,8 +40,10 @@ class OciRegistryServer {
   OciRegistryServer& operator=(const OciRegistryServer&) = delete;
 
   std::uint16_t port() const { return m_port; }
-  // "127.0.0.1:PORT"
-  std::string host() const { return "127.0.0.1:" + std::to_string(m_port); }
+  // "127.0.0.1:PORT"; "localhost:PORT" with TLS, the name in its certificate.
+  std::string host() const { return (m_tls ? "localhost:" : "127.0.0.1:") + std::to_string(m_port); }
+  // The certificate it serves with TLS (PEM), its own authority.
+  std::filesystem::path certificate() const { return m_dir / "cert.pem"; }
   const std::filesystem::path& storage() const { return m_storage; }
   // Where the registry keeps the bytes of blob "sha256:<hex>".
   std::filesystem::path blob_data(std::string_view digest) const;
@@ -51,6 +56,7 @@ class OciRegistryServer {
   std::filesystem::path m_dir;
   std::filesystem::path m_storage;
   std::uint16_t m_port = 0;
+  bool m_tls = false;
   pid_t m_pid = -1;
 };
 
