@@ -294,7 +294,10 @@ SshServer::SshServer() : m_dir(make_temp_dir()) {
   if (pw == nullptr) throw std::runtime_error("the user running the tests has no name");
   m_user = pw->pw_name;
   // sshd running as root wants its privilege separation directory.
-  if (::getuid() == 0) fs::create_directories("/run/sshd");
+  if (::getuid() == 0 && fs::create_directories("/run/sshd")) {
+    fs::permissions("/run/sshd", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                     fs::perms::others_read | fs::perms::others_exec);
+  }
   fs::create_directories(repositories());
   for (const char* key : {"host_key", "client_key"}) {
     if (!run_to_end({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lastmile-test", "-f",
