@@ -110,7 +110,12 @@ Command remote_command() {
                 "  lastmile remote add origin git@github.com:acme/models-log.git\n"
                 "  lastmile remote add models oci://ghcr.io/acme/models\n"
                 "  lastmile remote add shared file:///mnt/models\n"
-                "\nWithout a remote called origin, push and pull use the git repository's own origin.");
+                "\nWithout a remote called origin, push and pull use the git repository's own origin.\n"
+                "\nCredentials (see lastmile-remote(1)):\n"
+                "  ssh    ssh-agent or ~/.ssh/id_*; host keys from ~/.ssh/known_hosts\n"
+                "  https  a token in the URL or git's credential helpers; a CA of your own in http.sslCAInfo\n"
+                "  oci    LASTMILE_OCI_TOKEN, LASTMILE_OCI_USERNAME/PASSWORD or ~/.docker/config.json;\n"
+                "         a CA of your own in ~/.config/containers/certs.d/HOST/ca.crt");
           },
           [o](Context& ctx) {
             if (o->add->parsed()) return run_add(ctx, *o);
