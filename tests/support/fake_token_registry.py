@@ -25,13 +25,13 @@ import json
 import sys
 import urllib.parse
 
-import stub_http
+import http_fixture
 
 PORT_FILE, USER, PASSWORD, REFRESH_TOKEN = sys.argv[1:5]
 issued = []
 
 
-class Handler(stub_http.Handler):
+class Handler(http_fixture.Handler):
 
     def challenge(self, scope):
         realm = "http://127.0.0.1:%d/token" % self.server.server_port
@@ -103,4 +103,4 @@ class Handler(stub_http.Handler):
             self.reply(201)
 
 
-stub_http.serve(Handler, PORT_FILE)
+http_fixture.serve(Handler, PORT_FILE)

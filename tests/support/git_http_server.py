@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 
-import stub_http
+import http_fixture
 
 PORT_FILE, USER, PASSWORD = sys.argv[1:4]
 TLS = sys.argv[4:5] == ["tls"]
@@ -29,7 +29,7 @@ requests = []
 requests_lock = threading.Lock()
 
 
-class Handler(stub_http.Handler):
+class Handler(http_fixture.Handler):
     def handle_git(self):
         path, _, query = self.path.partition("?")
         if path == "/log":
@@ -89,4 +89,4 @@ def tls_context():
     return context
 
 
-stub_http.serve(Handler, PORT_FILE, tls_context() if TLS else None)
+http_fixture.serve(Handler, PORT_FILE, tls_context() if TLS else None)
